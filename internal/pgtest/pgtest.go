@@ -3,7 +3,7 @@
 // The server comes from WEBHOST_TEST_DATABASE_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable). When it is
 // unreachable, tests skip with a message naming that variable, unless
-// WEBHOST_TEST_REQUIRE_PG=1 (set by .ci/run), when they fail.
+// WEBHOST_TEST_STRICT=1 (set by .ci/run), when they fail.
 package pgtest
 
 import (
@@ -39,7 +39,7 @@ func MustCreateDatabase(tb testing.TB) string {
 	defer cancel()
 	admin, err := pgx.Connect(ctx, ServerURL())
 	if err != nil {
-		if os.Getenv("WEBHOST_TEST_REQUIRE_PG") == "1" {
+		if os.Getenv("WEBHOST_TEST_STRICT") == "1" {
 			tb.Fatalf("pgtest: PostgreSQL required but unreachable at WEBHOST_TEST_DATABASE_URL: %v", err)
 		}
 		tb.Skipf("pgtest: PostgreSQL unreachable (set WEBHOST_TEST_DATABASE_URL): %v", err)
