@@ -471,6 +471,9 @@ func testLateCommit(t *testing.T, h Harness) {
 		}
 		seen[e.ID] = true
 		if i > 0 && !got[i-1].Position.Before(e.Position) {
+			for j, g := range got {
+				t.Logf("%d %v %s %s", j, g.Position, g.Stream, g.Type)
+			}
 			t.Fatalf("delivery order differs from position order at %d: %v then %v", i, got[i-1].Position, e.Position)
 		}
 	}
