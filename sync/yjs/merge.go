@@ -1,0 +1,443 @@
+package yjs
+
+import (
+	"fmt"
+	"slices"
+)
+
+// StateVector maps a client to the number of its clock ticks that are
+// known (the next expected clock).
+type StateVector map[uint64]uint64
+
+// EncodeStateVector writes sv in the v1 format, clients in descending order
+// as yjs's writeStateVector does.
+func EncodeStateVector(sv map[uint64]uint64) []byte {
+	clients := make([]uint64, 0, len(sv))
+	for c := range sv {
+		clients = append(clients, c)
+	}
+	slices.Sort(clients)
+	slices.Reverse(clients)
+	w := &writer{buf: make([]byte, 0, 1+len(clients)*8)}
+	w.writeVarUint(uint64(len(clients)))
+	for _, c := range clients {
+		w.writeVarUint(c)
+		w.writeVarUint(sv[c])
+	}
+	return w.buf
+}
+
+// DecodeStateVector reads a v1 state vector. A client listed twice keeps
+// its last clock, as in yjs. Errors wrap ErrUnexpectedEnd or ErrMalformed.
+func DecodeStateVector(stateVector []byte) (map[uint64]uint64, error) {
+	r := &reader{buf: stateVector}
+	n, err := r.readVarUint("state vector size")
+	if err != nil {
+		return nil, err
+	}
+	// Each entry takes at least two bytes.
+	if n > uint64(r.remaining())/2 {
+		return nil, r.fail(0, "state vector size", ErrUnexpectedEnd)
+	}
+	sv := make(map[uint64]uint64, n)
+	for range n {
+		client, err := r.readVarUint("state vector client")
+		if err != nil {
+			return nil, err
+		}
+		clock, err := r.readVarUint("state vector clock")
+		if err != nil {
+			return nil, err
+		}
+		sv[client] = clock
+	}
+	return sv, nil
+}
+
+// EncodeStateVectorFromUpdate returns the state vector of update, like
+// Y.encodeStateVectorFromUpdate: for each run of structs of one client
+// that starts at clock 0, the end of its contiguous prefix (counting stops
+// at the first Skip). Clients appear in update order. Errors wrap
+// ErrUnexpectedEnd or ErrMalformed.
+func EncodeStateVectorFromUpdate(update []byte) ([]byte, error) {
+	d, err := decodeBlocks(update)
+	if err != nil {
+		return nil, fmt.Errorf("state vector from update: %w", err)
+	}
+	return stateVectorFromBlocks(d.blocks), nil
+}
+
+func stateVectorFromBlocks(blocks []*block) []byte {
+	var body writer
+	size := uint64(0)
+	if len(blocks) > 0 {
+		currClient := blocks[0].client
+		stopCounting := blocks[0].clock != 0
+		currClock := uint64(0)
+		if !stopCounting {
+			currClock = blocks[0].end()
+		}
+		for _, b := range blocks {
+			if b.client != currClient {
+				if currClock != 0 {
+					size++
+					body.writeVarUint(currClient)
+					body.writeVarUint(currClock)
+				}
+				currClient = b.client
+				currClock = 0
+				stopCounting = b.clock != 0
+			}
+			if b.kind == blockSkip {
+				stopCounting = true
+			}
+			if !stopCounting {
+				currClock = b.end()
+			}
+		}
+		if currClock != 0 {
+			size++
+			body.writeVarUint(currClient)
+			body.writeVarUint(currClock)
+		}
+	}
+	out := appendVarUint(make([]byte, 0, len(body.buf)+2), size)
+	return append(out, body.buf...)
+}
+
+// lazyWriter writes structs grouped by client, the way yjs's
+// LazyStructWriter does: a group ends when the client changes, and the
+// group header (count, client, start clock) is written once all groups are
+// known.
+type lazyWriter struct {
+	frag       writer // the group being written
+	currClient uint64
+	written    uint64
+	groups     []lazyGroup
+	data       []byte // finished groups' bytes, back to back
+}
+
+type lazyGroup struct {
+	written  uint64
+	from, to int // range in data
+}
+
+func (lw *lazyWriter) flush() {
+	if lw.written > 0 {
+		from := len(lw.data)
+		lw.data = append(lw.data, lw.frag.buf...)
+		lw.groups = append(lw.groups, lazyGroup{written: lw.written, from: from, to: len(lw.data)})
+		lw.frag.buf = lw.frag.buf[:0]
+		lw.written = 0
+	}
+}
+
+func (lw *lazyWriter) write(b *block, offset uint64) {
+	if lw.written > 0 && lw.currClient != b.client {
+		lw.flush()
+	}
+	if lw.written == 0 {
+		lw.currClient = b.client
+		lw.frag.writeVarUint(b.client)
+		lw.frag.writeVarUint(b.clock + offset)
+	}
+	lw.frag.writeBlock(b, offset)
+	lw.written++
+}
+
+// finish writes the struct section to out.
+func (lw *lazyWriter) finish(out *writer) {
+	lw.flush()
+	out.writeVarUint(uint64(len(lw.groups)))
+	for _, g := range lw.groups {
+		out.writeVarUint(g.written)
+		out.buf = append(out.buf, lw.data[g.from:g.to]...)
+	}
+}
+
+// DiffUpdate returns the part of update that stateVector does not cover,
+// like Y.diffUpdate: per client, structs that end at or before the state
+// vector's clock are dropped, the first struct that reaches past it is cut
+// at that clock, and the rest of that client's run is kept. Leading Skips
+// are dropped. The delete set is kept whole. Errors wrap ErrUnexpectedEnd
+// or ErrMalformed.
+func DiffUpdate(update, stateVector []byte) ([]byte, error) {
+	sv, err := DecodeStateVector(stateVector)
+	if err != nil {
+		return nil, fmt.Errorf("diff update: state vector: %w", err)
+	}
+	d, err := decodeBlocks(update)
+	if err != nil {
+		return nil, fmt.Errorf("diff update: %w", err)
+	}
+	var lw lazyWriter
+	blocks := d.blocks
+	for i := 0; i < len(blocks); {
+		curr := blocks[i]
+		client := curr.client
+		svClock := sv[client]
+		if curr.kind == blockSkip {
+			i++
+			continue
+		}
+		if curr.end() > svClock {
+			offset := uint64(0)
+			if svClock > curr.clock {
+				offset = svClock - curr.clock
+			}
+			lw.write(curr, offset)
+			i++
+			for i < len(blocks) && blocks[i].client == client {
+				lw.write(blocks[i], 0)
+				i++
+			}
+		} else {
+			for i < len(blocks) && blocks[i].client == client && blocks[i].end() <= svClock {
+				i++
+			}
+		}
+	}
+	out := &writer{buf: make([]byte, 0, len(update))}
+	lw.finish(out)
+	out.writeDeleteSet(d.ds)
+	return out.buf, nil
+}
+
+// cursor walks the structs of one update, Skips left out.
+type cursor struct {
+	blocks []*block
+	i      int
+}
+
+func (c *cursor) curr() *block {
+	if c.i < len(c.blocks) {
+		return c.blocks[c.i]
+	}
+	return nil
+}
+
+func (c *cursor) next() *block {
+	c.i++
+	return c.curr()
+}
+
+// compareCursors is the order yjs's mergeUpdates sorts its decoders by:
+// higher clients first, then lower clocks. Like yjs's comparator it is not
+// consistent when an Item and a GC start at the same ID (both orders
+// compare as "less"); jsSort reproduces what V8 does with it.
+func compareCursors(a, b *cursor) int {
+	x, y := a.curr(), b.curr()
+	if x.client == y.client {
+		switch {
+		case x.clock < y.clock:
+			return -1
+		case x.clock > y.clock:
+			return 1
+		case x.kind == y.kind:
+			return 0
+		case x.kind == blockSkip:
+			return 1
+		default:
+			return -1
+		}
+	}
+	if y.client < x.client {
+		return -1
+	}
+	return 1
+}
+
+// sliceBlock returns the part of b from diff on, as yjs's sliceStruct: a
+// sliced Item gets the tick before the cut as its origin.
+func sliceBlock(b *block, diff uint64) (*block, error) {
+	out := &block{kind: b.kind, client: b.client, clock: b.clock + diff, length: b.length - diff}
+	if b.kind != blockItem {
+		return out, nil
+	}
+	content, ok := b.item.Content.sliceFrom(diff)
+	if !ok {
+		return nil, &DecodeError{What: fmt.Sprintf("cannot split %T of item %d:%d", b.item.Content, b.client, b.clock), Err: ErrMalformed}
+	}
+	origin := ID{Client: b.client, Clock: b.clock + diff - 1}
+	out.item = &Item{
+		ID:          ID{Client: b.client, Clock: b.clock + diff},
+		Origin:      &origin,
+		RightOrigin: b.item.RightOrigin,
+		Parent:      b.item.Parent,
+		ParentName:  b.item.ParentName,
+		ParentID:    b.item.ParentID,
+		ParentSub:   b.item.ParentSub,
+		Content:     content,
+	}
+	out.length = content.Len()
+	return out, nil
+}
+
+// mergeBlocks appends right to left when yjs's mergeWith would: GC with GC
+// and Skip with Skip. Items read from updates never merge (their right
+// neighbour is unknown).
+func mergeBlocks(left, right *block) bool {
+	if left.kind == blockItem || left.kind != right.kind {
+		return false
+	}
+	left.length += right.length
+	return true
+}
+
+// MergeUpdates merges v1 updates into one, like Y.mergeUpdates: structs
+// of all updates are written per client in clock order (higher clients
+// first), overlapping structs are cut, gaps become Skips, and the delete
+// sets are merged. A single update is returned unchanged once it decodes.
+// Errors wrap ErrUnexpectedEnd or ErrMalformed and name the update.
+func MergeUpdates(updates [][]byte) ([]byte, error) {
+	if len(updates) == 1 {
+		if _, err := decodeBlocks(updates[0]); err != nil {
+			return nil, fmt.Errorf("merge updates: update 0: %w", err)
+		}
+		return slices.Clone(updates[0]), nil
+	}
+	cursors := make([]*cursor, 0, len(updates))
+	dss := make([]DeleteSet, 0, len(updates))
+	size := 0
+	for i, u := range updates {
+		d, err := decodeBlocks(u)
+		if err != nil {
+			return nil, fmt.Errorf("merge updates: update %d: %w", i, err)
+		}
+		blocks := d.blocks[:0:0]
+		for _, b := range d.blocks {
+			if b.kind != blockSkip {
+				blocks = append(blocks, b)
+			}
+		}
+		cursors = append(cursors, &cursor{blocks: blocks})
+		dss = append(dss, d.ds)
+		size += len(u)
+	}
+	var lw lazyWriter
+	var cur *block // yjs's currWrite
+	active := cursors
+	for {
+		// Drop exhausted cursors, then order by client (descending) and
+		// clock, exactly as yjs's filter + sort.
+		kept := active[:0]
+		for _, c := range active {
+			if c.curr() != nil {
+				kept = append(kept, c)
+			}
+		}
+		active = kept
+		jsSort(active, compareCursors)
+		if len(active) == 0 {
+			break
+		}
+		cd := active[0]
+		firstClient := cd.curr().client
+		if cur != nil {
+			curr := cd.curr()
+			iterated := false
+			// Skip what was written already; higher clients come first.
+			for curr != nil && curr.end() <= cur.end() && curr.client >= cur.client {
+				curr = cd.next()
+				iterated = true
+			}
+			if curr == nil || curr.client != firstClient || (iterated && curr.clock > cur.end()) {
+				continue
+			}
+			switch {
+			case firstClient != cur.client:
+				lw.write(cur, 0)
+				cur = curr
+				cd.next()
+			case cur.end() < curr.clock:
+				// A gap: fill it with a Skip.
+				if cur.kind == blockSkip {
+					cur.length = curr.end() - cur.clock
+				} else {
+					lw.write(cur, 0)
+					cur = &block{kind: blockSkip, client: firstClient, clock: cur.end(), length: curr.clock - cur.end()}
+				}
+			default:
+				diff := cur.end() - curr.clock
+				if diff > 0 {
+					if cur.kind == blockSkip {
+						// Prefer cutting the Skip: the other struct has content.
+						cur.length -= diff
+					} else {
+						sliced, err := sliceBlock(curr, diff)
+						if err != nil {
+							return nil, fmt.Errorf("merge updates: %w", err)
+						}
+						curr = sliced
+					}
+				}
+				if !mergeBlocks(cur, curr) {
+					lw.write(cur, 0)
+					cur = curr
+					cd.next()
+				}
+			}
+		} else {
+			cur = cd.curr()
+			cd.next()
+		}
+		for next := cd.curr(); next != nil && next.client == firstClient && next.clock == cur.end() && next.kind != blockSkip; next = cd.next() {
+			lw.write(cur, 0)
+			cur = next
+		}
+	}
+	if cur != nil {
+		lw.write(cur, 0)
+	}
+	out := &writer{buf: make([]byte, 0, size)}
+	lw.finish(out)
+	out.writeDeleteSet(mergeDeleteSets(dss))
+	return out.buf, nil
+}
+
+// mergeDeleteSets merges delete sets as yjs's mergeDeleteSets: per client
+// the ranges of all sets are concatenated in order, stably sorted by clock,
+// and overlapping or touching ranges are joined.
+func mergeDeleteSets(dss []DeleteSet) DeleteSet {
+	merged := DeleteSet{}
+	for i, ds := range dss {
+		for client, ranges := range ds {
+			if _, done := merged[client]; done {
+				continue
+			}
+			all := slices.Clone(ranges)
+			for _, later := range dss[i+1:] {
+				all = append(all, later[client]...)
+			}
+			merged[client] = sortAndMergeRanges(all)
+		}
+	}
+	return merged
+}
+
+func sortAndMergeRanges(dels []DeleteRange) []DeleteRange {
+	slices.SortStableFunc(dels, func(a, b DeleteRange) int {
+		switch {
+		case a.Clock < b.Clock:
+			return -1
+		case a.Clock > b.Clock:
+			return 1
+		}
+		return 0
+	})
+	if len(dels) == 0 {
+		return dels
+	}
+	j := 1
+	for i := 1; i < len(dels); i++ {
+		left := &dels[j-1]
+		right := dels[i]
+		if left.Clock+left.Len >= right.Clock {
+			left.Len = max(left.Len, right.Clock+right.Len-left.Clock)
+		} else {
+			dels[j] = right
+			j++
+		}
+	}
+	return dels[:j]
+}
