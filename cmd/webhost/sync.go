@@ -3,11 +3,209 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/webhost-systems/webhost/internal/migrate"
+	"github.com/webhost-systems/webhost/sync/syncauth"
+	"github.com/webhost-systems/webhost/sync/yws"
 )
 
-// runSync is replaced by the sync server (issue: sync server).
-func runSync(context.Context, []string, io.Writer, *slog.Logger) error {
-	return errors.New("sync: the sync server is not part of this build yet")
+// SyncMain is the `sync` command: the Yjs WebSocket server (/sync/<doc>),
+// row sync (/v1/sync/...), /metrics and /healthz. End-to-end tests reuse it
+// with Addr "127.0.0.1:0".
+type SyncMain struct {
+	Addr        string
+	DatabaseURL string
+	KeysFile    string
+	NodeID      string
+	Logger      *slog.Logger
+	// Yws holds the server's tunables (limits, compaction, group commit);
+	// Pool, Auth, Codec, Logger and Registerer are filled in by Open.
+	Yws yws.Config
+
+	pool       *pgxpool.Pool
+	listener   net.Listener
+	server     *http.Server
+	yws        *yws.Server
+	closeRows  func() error
+	registry   *prometheus.Registry
+	openCancel context.CancelFunc
+}
+
+// ParseFlags reads flags and environment.
+func (m *SyncMain) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.StringVar(&m.Addr, "addr", envOr("WEBHOST_SYNC_ADDR", "127.0.0.1:8090"), "listen address (WEBHOST_SYNC_ADDR)")
+	fs.StringVar(&m.DatabaseURL, "database-url", envOr("WEBHOST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (WEBHOST_DATABASE_URL)")
+	fs.StringVar(&m.KeysFile, "keys-file", envOr("WEBHOST_SYNC_KEYS_FILE", ""), "JSON key file of hashed API keys (WEBHOST_SYNC_KEYS_FILE)")
+	fs.StringVar(&m.NodeID, "node-id", envOr("WEBHOST_SYNC_NODE_ID", ""), "unique name of this node among those sharing the database (WEBHOST_SYNC_NODE_ID; default random)")
+	maxMsg := fs.Int64("max-message-bytes", envInt64("WEBHOST_SYNC_MAX_MESSAGE_BYTES", 8<<20), "largest WebSocket message accepted (WEBHOST_SYNC_MAX_MESSAGE_BYTES)")
+	rateLimit := fs.Float64("messages-per-second", envFloat("WEBHOST_SYNC_MESSAGES_PER_SECOND", 200), "per-connection message rate limit (WEBHOST_SYNC_MESSAGES_PER_SECOND)")
+	maxConns := fs.Int("max-conns-per-doc", int(envInt64("WEBHOST_SYNC_MAX_CONNS_PER_DOC", 1000)), "connections per document and node (WEBHOST_SYNC_MAX_CONNS_PER_DOC)")
+	compactRows := fs.Int("compact-rows", int(envInt64("WEBHOST_SYNC_COMPACT_ROWS", 500)), "log rows that trigger a compaction (WEBHOST_SYNC_COMPACT_ROWS)")
+	idle := fs.Duration("idle-timeout", envDuration("WEBHOST_SYNC_IDLE_TIMEOUT", 30*time.Second), "unload documents idle this long (WEBHOST_SYNC_IDLE_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if m.KeysFile == "" {
+		return errors.New("sync: --keys-file (WEBHOST_SYNC_KEYS_FILE) is required")
+	}
+	m.Yws.MaxMessageBytes = *maxMsg
+	m.Yws.MessagesPerSecond = *rateLimit
+	m.Yws.MessageBurst = max(1, int(2**rateLimit))
+	m.Yws.MaxConnsPerDocument = *maxConns
+	m.Yws.CompactRows = *compactRows
+	m.Yws.IdleTimeout = *idle
+	return nil
+}
+
+// Open connects, migrates the sync schema, and starts listening. Run then
+// serves.
+func (m *SyncMain) Open(ctx context.Context) error {
+	auth, err := syncauth.LoadKeyFile(m.KeysFile)
+	if err != nil {
+		return err
+	}
+	pool, err := openDatabase(ctx, m.DatabaseURL, m.Logger)
+	if err != nil {
+		return err
+	}
+	m.pool = pool
+	if err := migrate.Up(ctx, pool, m.Logger, yws.Migrations); err != nil {
+		return err
+	}
+	m.registry = prometheus.NewRegistry()
+	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := m.Yws
+	cfg.Pool, cfg.Auth, cfg.Codec, cfg.Logger, cfg.Registerer = pool, auth, yws.YjsCodec{}, m.Logger, m.registry
+	if m.NodeID != "" {
+		cfg.NodeID = m.NodeID
+	}
+	srv, err := yws.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	m.yws = srv
+
+	mux := http.NewServeMux()
+	mux.Handle("/sync/", srv)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", m.healthz)
+	rowsCtx, cancel := context.WithCancel(context.Background())
+	m.openCancel = cancel
+	closeRows, err := mountRowSync(rowsCtx, mux, pool, auth, m.Logger)
+	if err != nil {
+		return fmt.Errorf("mount row sync: %w", err)
+	}
+	m.closeRows = closeRows
+
+	ln, err := net.Listen("tcp", m.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", m.Addr, err)
+	}
+	m.listener = ln
+	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// URL is the WebSocket base URL of the Yjs endpoint (append the room).
+func (m *SyncMain) URL() string { return "ws://" + m.listener.Addr().String() + "/sync" }
+
+// Run serves until ctx ends, then closes connections with 1012 so clients
+// reconnect.
+func (m *SyncMain) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- m.server.Serve(m.listener) }()
+	base := "http://" + m.listener.Addr().String()
+	m.Logger.Info("webhost sync serving", "yjs", m.URL(), "metrics", base+"/metrics", "health", base+"/healthz", "node", m.yws.NodeID())
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("sync serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = m.yws.Close()
+	return m.server.Shutdown(shutdownCtx)
+}
+
+// Close releases what Open acquired.
+func (m *SyncMain) Close() error {
+	var errs []error
+	if m.server != nil {
+		errs = append(errs, m.server.Close())
+	}
+	if m.yws != nil {
+		errs = append(errs, m.yws.Close())
+	}
+	if m.closeRows != nil {
+		errs = append(errs, m.closeRows())
+	}
+	if m.openCancel != nil {
+		m.openCancel()
+	}
+	if m.pool != nil {
+		m.pool.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func (m *SyncMain) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if err := m.pool.Ping(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, `{"status":"unavailable","database":"unreachable"}`)
+		return
+	}
+	fmt.Fprintf(w, "{\"status\":\"ok\",\"database\":\"ok\",\"documents_loaded\":%d}\n", m.yws.LoadedDocuments())
+}
+
+func runSync(ctx context.Context, args []string, _ io.Writer, logger *slog.Logger) error {
+	m := &SyncMain{Logger: logger}
+	if err := m.ParseFlags(args); err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	return m.Run(ctx)
+}
+
+func envInt64(key string, def int64) int64 {
+	if v, err := strconv.ParseInt(envOr(key, ""), 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envFloat(key string, def float64) float64 {
+	if v, err := strconv.ParseFloat(envOr(key, ""), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(envOr(key, "")); err == nil {
+		return v
+	}
+	return def
 }
