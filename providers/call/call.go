@@ -259,3 +259,11 @@ func Classify(err error) *processes.ProviderError {
 	}
 	return nil
 }
+
+// DoWithTimeout is Do with a per-attempt deadline other than the policy's,
+// for long waits (a server boot, a machine start).
+func (c *Caller) DoWithTimeout(ctx context.Context, op string, attemptTimeout time.Duration, fn func(ctx context.Context) error) error {
+	cp := *c
+	cp.policy.AttemptTimeout = attemptTimeout
+	return cp.Do(ctx, op, fn)
+}

@@ -1,0 +1,94 @@
+// Package providertest holds one acceptance suite per provider interface of
+// package processes. Every adapter runs its suite against its simulator (or
+// stripe-mock): create, re-create idempotently, read status, delete, delete
+// again.
+package providertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/webhost-systems/webhost/processes"
+)
+
+var seq atomic.Int64
+
+// Name returns a unique DNS-safe resource name with prefix.
+func Name(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1_000_000, seq.Add(1))
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// RequireKind fails the test unless err is a *processes.ProviderError of
+// kind.
+func RequireKind(t testing.TB, err, kind error) {
+	t.Helper()
+	if !errors.Is(err, kind) {
+		t.Fatalf("error = %v, want kind %v", err, kind)
+	}
+	var pe *processes.ProviderError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %v is not a *processes.ProviderError", err)
+	}
+}
+
+// ServerProvisioner runs the acceptance suite for p.
+func ServerProvisioner(t *testing.T, p processes.ServerProvisioner) {
+	ctx := ctxFor(t)
+	labels := map[string]string{"webhost/deployment": Name("dep"), "webhost/owner": "acceptance"}
+	spec := processes.ServerSpec{Name: Name("wh"), ServerType: "cax11", Location: "nbg1", Labels: labels}
+	var progress []int
+	spec.OnProgress = func(p int) { progress = append(progress, p) }
+
+	first, err := p.EnsureServer(ctx, spec)
+	if err != nil {
+		t.Fatalf("EnsureServer: %v", err)
+	}
+	if first.Status != processes.StatusRunning || first.ID == "" || first.Name != spec.Name || first.IPv4 == "" {
+		t.Fatalf("EnsureServer = %+v, want a running server named %s with an address", first, spec.Name)
+	}
+	if len(progress) == 0 || progress[len(progress)-1] != 100 {
+		t.Fatalf("progress = %v, want reports ending at 100", progress)
+	}
+	again, err := p.EnsureServer(ctx, spec)
+	if err != nil {
+		t.Fatalf("EnsureServer again: %v", err)
+	}
+	if again.ID != first.ID {
+		t.Fatalf("EnsureServer again created %s, want the existing %s", again.ID, first.ID)
+	}
+	other := spec
+	other.Labels = map[string]string{"webhost/deployment": "someone-else"}
+	_, err = p.EnsureServer(ctx, other)
+	RequireKind(t, err, processes.ErrConflict)
+
+	st, err := p.ServerStatus(ctx, spec.Name)
+	if err != nil || st.ID != first.ID || st.Status != processes.StatusRunning {
+		t.Fatalf("ServerStatus = %+v, %v; want running %s", st, err, first.ID)
+	}
+	list, err := p.ListServers(ctx, map[string]string{"webhost/deployment": labels["webhost/deployment"]})
+	if err != nil || len(list) != 1 || list[0].ID != first.ID {
+		t.Fatalf("ListServers = %+v, %v; want exactly %s", list, err, first.ID)
+	}
+	if err := p.DeleteServer(ctx, spec.Name); err != nil {
+		t.Fatalf("DeleteServer: %v", err)
+	}
+	if err := p.DeleteServer(ctx, spec.Name); err != nil {
+		t.Fatalf("DeleteServer again: %v", err)
+	}
+	_, err = p.ServerStatus(ctx, spec.Name)
+	RequireKind(t, err, processes.ErrNotFound)
+	list, err = p.ListServers(ctx, map[string]string{"webhost/deployment": labels["webhost/deployment"]})
+	if err != nil || len(list) != 0 {
+		t.Fatalf("ListServers after delete = %+v, %v; want none", list, err)
+	}
+}
