@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/webhost-systems/webhost/eventstore"
 	"github.com/webhost-systems/webhost/internal/migrate"
 )
 
@@ -23,9 +24,11 @@ type ServeMain struct {
 	DatabaseURL string
 	Logger      *slog.Logger
 
-	pool     *pgxpool.Pool
-	listener net.Listener
-	server   *http.Server
+	pool        *pgxpool.Pool
+	events      eventstore.Store
+	closeEvents func() error
+	listener    net.Listener
+	server      *http.Server
 }
 
 // ParseFlags reads flags and environment.
@@ -44,6 +47,10 @@ func (m *ServeMain) Open(ctx context.Context) error {
 	}
 	m.pool = pool
 	if err := migrate.Up(ctx, pool, m.Logger, migrationComponents()...); err != nil {
+		return err
+	}
+	m.events, m.closeEvents, err = openEventStore(ctx, pool, m.Logger)
+	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", m.Addr)
@@ -82,6 +89,9 @@ func (m *ServeMain) Run(ctx context.Context) error {
 func (m *ServeMain) Close() error {
 	if m.server != nil {
 		_ = m.server.Close()
+	}
+	if m.closeEvents != nil {
+		_ = m.closeEvents()
 	}
 	if m.pool != nil {
 		m.pool.Close()
