@@ -203,7 +203,7 @@ func (w *writer) writeAny(v Any) {
 			// NaN is never a float32 (NaN !== NaN); V8 writes the
 			// canonical quiet NaN.
 			w.writeUint8(tagFloat64)
-			w.writeFloat64(math.NaN())
+			w.writeFloat64(math.Float64frombits(0x7ff8000000000000))
 		case float64(float32(f)) == f:
 			w.writeUint8(tagFloat32)
 			w.writeFloat32(float32(f))

@@ -287,13 +287,12 @@ func mergeBlocks(left, right *block) bool {
 // MergeUpdates merges v1 updates into one, like Y.mergeUpdates: structs
 // of all updates are written per client in clock order (higher clients
 // first), overlapping structs are cut, gaps become Skips, and the delete
-// sets are merged. A single update is returned unchanged once it decodes.
-// Errors wrap ErrUnexpectedEnd or ErrMalformed and name the update.
+// sets are merged. Like yjs, a single update is returned unchanged (as a
+// copy) without being read: use DecodeUpdate to validate one. Errors wrap
+// ErrUnexpectedEnd or ErrMalformed and name the update.
 func MergeUpdates(updates [][]byte) ([]byte, error) {
 	if len(updates) == 1 {
-		if _, err := decodeBlocks(updates[0]); err != nil {
-			return nil, fmt.Errorf("merge updates: update 0: %w", err)
-		}
+		// yjs returns a single update as it is, without reading it.
 		return slices.Clone(updates[0]), nil
 	}
 	cursors := make([]*cursor, 0, len(updates))
