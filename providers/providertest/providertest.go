@@ -92,3 +92,39 @@ func ServerProvisioner(t *testing.T, p processes.ServerProvisioner) {
 		t.Fatalf("ListServers after delete = %+v, %v; want none", list, err)
 	}
 }
+
+// DNS runs the acceptance suite for d. Names are slugs under the adapter's
+// base domain.
+func DNS(t *testing.T, d processes.DNS) {
+	ctx := ctxFor(t)
+	slug := Name("app")
+	rec := processes.DNSRecord{Name: slug, Type: "A", Content: "203.0.113.10"}
+	first, err := d.UpsertRecord(ctx, rec)
+	if err != nil {
+		t.Fatalf("UpsertRecord: %v", err)
+	}
+	if first.ID == "" || first.Content != rec.Content {
+		t.Fatalf("UpsertRecord = %+v", first)
+	}
+	again, err := d.UpsertRecord(ctx, rec)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("UpsertRecord again = %+v, %v; want the same record %s", again, err, first.ID)
+	}
+	rec.Content = "203.0.113.20"
+	moved, err := d.UpsertRecord(ctx, rec)
+	if err != nil || moved.ID != first.ID || moved.Content != rec.Content {
+		t.Fatalf("UpsertRecord new content = %+v, %v; want %s updated in place", moved, err, first.ID)
+	}
+	got, err := d.Record(ctx, slug, "A")
+	if err != nil || got.Content != rec.Content {
+		t.Fatalf("Record = %+v, %v", got, err)
+	}
+	if err := d.DeleteRecord(ctx, slug, "A"); err != nil {
+		t.Fatalf("DeleteRecord: %v", err)
+	}
+	if err := d.DeleteRecord(ctx, slug, "A"); err != nil {
+		t.Fatalf("DeleteRecord again: %v", err)
+	}
+	_, err = d.Record(ctx, slug, "A")
+	RequireKind(t, err, processes.ErrNotFound)
+}

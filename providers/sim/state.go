@@ -48,11 +48,11 @@ type State struct {
 		Actions []ActionState `json:"actions"`
 	} `json:"hetzner"`
 	Fly struct {
-		Apps       []AppState       `json:"apps"`
-		Machines   []MachineState   `json:"machines"`
-		Volumes    []VolumeState    `json:"volumes"`
-		Redis      []RedisState     `json:"redis"`
-		Migrations []Migration      `json:"migrations"`
+		Apps       []AppState     `json:"apps"`
+		Machines   []MachineState `json:"machines"`
+		Volumes    []VolumeState  `json:"volumes"`
+		Redis      []RedisState   `json:"redis"`
+		Migrations []Migration    `json:"migrations"`
 	} `json:"fly"`
 	Cloudflare struct {
 		Records []RecordState `json:"records"`
