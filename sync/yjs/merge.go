@@ -5,11 +5,8 @@ import (
 	"slices"
 )
 
-// StateVector maps a client to the number of its clock ticks that are
-// known (the next expected clock).
-type StateVector map[uint64]uint64
-
-// EncodeStateVector writes sv in the v1 format, clients in descending order
+// EncodeStateVector writes sv (client -> number of its clock ticks known,
+// i.e. the next expected clock) in the v1 format, clients in descending order
 // as yjs's writeStateVector does.
 func EncodeStateVector(sv map[uint64]uint64) []byte {
 	clients := make([]uint64, 0, len(sv))

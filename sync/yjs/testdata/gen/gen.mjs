@@ -350,6 +350,33 @@ for (let i = 0; i < SESSIONS; i++) sessions.push(session(i))
 sessions.push(craftedSession(0, craftedUpdates()))
 for (let i = 0; i < 12; i++) sessions.push(surrogateSession(i))
 
+// V8's sort order under yjs's merge comparator, which is inconsistent for
+// an Item and a GC at the same ID: Go's jsSort must reproduce it exactly.
+const sortCases = []
+for (let i = 0; i < 300; i++) {
+  const n = i < 100 ? 2 + int(62) : 64 + int(i < 250 ? 200 : 1500)
+  const clients = 1 + int(4)
+  const clocks = 1 + int(i % 3 === 0 ? 3 : 40)
+  const els = []
+  for (let k = 0; k < n; k++) els.push({ i: k, client: int(clients), clock: int(clocks), gc: chance(0.5) })
+  if (i % 4 === 0) {
+    // Nearly sorted input, as merge sees it from one step to the next.
+    els.sort((a, b) => b.client - a.client || a.clock - b.clock)
+    els.forEach((e, k) => { e.i = k })
+  }
+  const sorted = els.slice().sort((dec1, dec2) => {
+    if (dec1.client === dec2.client) {
+      const clockDiff = dec1.clock - dec2.clock
+      if (clockDiff === 0) return dec1.gc === dec2.gc ? 0 : -1
+      return clockDiff
+    }
+    return dec2.client - dec1.client
+  })
+  sortCases.push({ els: els.map(e => [e.client, e.clock, e.gc ? 1 : 0]), order: sorted.map(e => e.i) })
+}
+const sortOut = join(dirname(fileURLToPath(import.meta.url)), '..', 'jssort.json.gz')
+writeFileSync(sortOut, gzipSync(JSON.stringify(sortCases), { level: 9 }))
+
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'cases.json.gz')
 const json = JSON.stringify({ yjs: '13.6.33', seed: Number(process.argv[3] || 7), sessions })
 writeFileSync(out, gzipSync(json, { level: 9 }))
