@@ -170,8 +170,9 @@ const expect = fn => {
   }
 }
 
-const session = id => {
-  const nClients = 2 + int(3)
+const session = (id, long = false) => {
+  const nClients = long ? 2 + int(2) : 2 + int(3)
+  const maxUpdates = long ? 400 : 40
   const docs = []
   const updates = []
   const clientIds = []
@@ -180,19 +181,24 @@ const session = id => {
     doc.clientID = chance(0.8) ? 1 + int(2 ** 32 - 1) : 1 + int(50)
     if (clientIds.includes(doc.clientID)) doc.clientID += 1000
     clientIds.push(doc.clientID)
-    doc.on('update', u => { if (updates.length < 40) updates.push(u) })
+    doc.on('update', u => { if (updates.length < maxUpdates) updates.push(u) })
     docs.push(doc)
   }
-  const rounds = 2 + int(7)
+  const rounds = long ? 60 + int(100) : 2 + int(7)
+  const snapshots = []
   for (let r = 0; r < rounds; r++) {
     const doc = pick(docs)
-    const ops = 1 + int(4)
+    const ops = long ? 1 : 1 + int(4)
     doc.transact(() => { for (let i = 0; i < ops; i++) randomOp(doc) })
-    if (chance(0.5)) {
+    if (chance(long ? 0.2 : 0.5)) {
       const a = pick(docs); const b = pick(docs)
       if (a !== b) Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)))
     }
+    // Full states taken mid-session (as a sync step 2 would send them):
+    // merged with later ones they overlap at different struct boundaries.
+    if (chance(long ? 0.05 : 0.2)) snapshots.push(Y.encodeStateAsUpdate(pick(docs)))
   }
+  updates.push(...snapshots.slice(0, 6))
   for (const d of docs) updates.push(Y.encodeStateAsUpdate(d))
   const checks = []
   const all = updates.map((u, i) => i)
@@ -210,8 +216,6 @@ const session = id => {
   for (const i of [...shuffle(all).slice(0, 3), mergedIdx, partialIdx]) {
     checks.push({ op: 'sv', in: i, out: b64(Y.encodeStateVectorFromUpdate(updates[i])) })
   }
-  let maxClock = 0
-  for (const d of docs) for (const v of Y.encodeStateVector(d)) maxClock = Math.max(maxClock, v)
   const maxState = Math.max(...docs.map(d => Math.max(0, ...Y.decodeStateVector(Y.encodeStateVector(d)).values())))
   const diffs = [
     [mergedIdx, Y.encodeStateVector(pick(docs))],
@@ -221,6 +225,24 @@ const session = id => {
   ]
   for (const [i, sv] of diffs) {
     checks.push({ op: 'diff', in: i, sv: b64(sv), out: b64(Y.diffUpdate(updates[i], sv)) })
+  }
+  // Tails of the full state cut at random clocks (inside items, possibly
+  // inside surrogate pairs), merged with each other and with updates: the
+  // merge has to slice structs at those offsets.
+  const full = Y.encodeStateAsUpdate(pick(docs))
+  const tails = []
+  for (let k = 0; k < 3; k++) {
+    tails.push(Y.diffUpdate(full, randomStateVector(clientIds, maxState)))
+    updates.push(tails[k])
+  }
+  const tailIdx = [updates.length - 3, updates.length - 2, updates.length - 1]
+  const mix = shuffle([...tailIdx, ...shuffle(all).slice(0, 2)])
+  checks.push({ op: 'merge', in: mix, out: b64(Y.mergeUpdates(mix.map(i => updates[i]))) })
+  if (long) {
+    const rev = all.slice().reverse()
+    checks.push({ op: 'merge', in: rev, out: b64(Y.mergeUpdates(rev.map(i => updates[i]))) })
+    const sh = shuffle(all)
+    checks.push({ op: 'merge', in: sh, out: b64(Y.mergeUpdates(sh.map(i => updates[i]))) })
   }
   // yjs's own re-encoding of each update (V1 -> V2 -> V1 goes through the
   // same struct reader and writer as merge and diff).
@@ -347,6 +369,8 @@ const surrogateSession = id => {
 
 const sessions = []
 for (let i = 0; i < SESSIONS; i++) sessions.push(session(i))
+// Compaction-sized sessions: 60 to 400 small updates merged at once.
+for (let i = 0; i < 24; i++) sessions.push(session(SESSIONS + i, true))
 sessions.push(craftedSession(0, craftedUpdates()))
 for (let i = 0; i < 12; i++) sessions.push(surrogateSession(i))
 
