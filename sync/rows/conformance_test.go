@@ -285,7 +285,7 @@ func TestConformance05RejectedMutationsAdvance(t *testing.T) {
 
 	big := strings.Repeat("x", 100)
 	a.put("posts", "pst_1", map[string]any{"title": big}, i64(1))                                                      // too large
-	a.patch("posts", "pst_1", map[string]any{"body": big[:40], "more": big[:30]})                                     // too large after merge
+	a.patch("posts", "pst_1", map[string]any{"body": big[:40], "more": big[:30]})                                      // too large after merge
 	a.mutate(Op{Table: "posts", Op: OpPut, Key: "pst_x", Value: json.RawMessage(`{"t":1}`), Tenant: "other-customer"}) // wrong tenant
 	resp := a.push()
 	if resp.LastMID != 4 || len(resp.Results) != 3 {

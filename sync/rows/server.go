@@ -207,7 +207,9 @@ type httpError struct {
 	retryAfter int
 }
 
-func (e *httpError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.body.Error, e.body.Message) }
+func (e *httpError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.status, e.body.Error, e.body.Message)
+}
 
 func newHTTPError(status int, code, format string, args ...any) *httpError {
 	return &httpError{status: status, body: ErrorBody{Error: code, Message: fmt.Sprintf(format, args...)}}
