@@ -254,7 +254,8 @@ func Classify(err error) *processes.ProviderError {
 	if errors.As(err, &se) {
 		return &processes.ProviderError{Kind: KindForStatus(se.StatusCode), StatusCode: se.StatusCode, RetryAfter: se.RetryAfter, Err: err}
 	}
-	if errors.Is(err, context.DeadlineExceeded) || IsTransportError(err) {
+	var te *TransportError
+	if errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded) || IsTransportError(err) {
 		return &processes.ProviderError{Kind: processes.ErrRetryable, Err: err}
 	}
 	return nil

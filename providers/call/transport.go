@@ -62,6 +62,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = r
 	}
 	resp, err := base.RoundTrip(req)
+	if err != nil && t.StatusErrors {
+		// Hide Temporary() so SDK retry layers (rehttp) leave it to us.
+		return nil, &TransportError{Err: err}
+	}
 	if err != nil || !t.StatusErrors {
 		return resp, err
 	}
@@ -106,3 +110,14 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// TransportError is a failed round trip; it keeps the cause matchable with
+// errors.Is/As but does not report itself Temporary, so SDK retry layers
+// do not retry it on top of call.Caller.
+type TransportError struct{ Err error }
+
+// Error returns the cause's message.
+func (e *TransportError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *TransportError) Unwrap() error { return e.Err }

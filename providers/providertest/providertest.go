@@ -128,3 +128,98 @@ func DNS(t *testing.T, d processes.DNS) {
 	_, err = d.Record(ctx, slug, "A")
 	RequireKind(t, err, processes.ErrNotFound)
 }
+
+// AppLauncher runs the acceptance suite for a: create app, re-create,
+// deploy twice (machines adopted, not duplicated), status, delete twice.
+func AppLauncher(t *testing.T, a processes.AppLauncher, org string) {
+	ctx := ctxFor(t)
+	name := Name("app")
+	spec := processes.AppSpec{Name: name, Org: org, Secrets: map[string]string{"WEBHOST_API_KEY": "s3cret"}}
+	app, err := a.EnsureApp(ctx, spec)
+	if err != nil || app.Name != name {
+		t.Fatalf("EnsureApp = %+v, %v", app, err)
+	}
+	if _, err := a.EnsureApp(ctx, spec); err != nil {
+		t.Fatalf("EnsureApp again: %v", err)
+	}
+	deploy := processes.DeploySpec{App: name, Image: "registry.example/webhost:1", Regions: []string{"iad", "fra"}, MachinesPerRegion: 2, VolumeSizeGB: 1}
+	first, err := a.Deploy(ctx, deploy)
+	if err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	if len(first.Machines) != 4 || first.Status != processes.StatusRunning {
+		t.Fatalf("Deploy = %+v, want 4 running machines", first)
+	}
+	second, err := a.Deploy(ctx, deploy)
+	if err != nil || len(second.Machines) != 4 {
+		t.Fatalf("Deploy again = %+v, %v; want the same 4 machines", second, err)
+	}
+	st, err := a.AppStatus(ctx, name)
+	if err != nil || st.Status != processes.StatusRunning || len(st.Machines) != 4 {
+		t.Fatalf("AppStatus = %+v, %v", st, err)
+	}
+	for _, m := range st.Machines {
+		if m.Health != processes.HealthPassing {
+			t.Fatalf("machine %s health %s, want passing", m.Name, m.Health)
+		}
+	}
+	if err := a.DeleteApp(ctx, name); err != nil {
+		t.Fatalf("DeleteApp: %v", err)
+	}
+	if err := a.DeleteApp(ctx, name); err != nil {
+		t.Fatalf("DeleteApp again: %v", err)
+	}
+	_, err = a.AppStatus(ctx, name)
+	RequireKind(t, err, processes.ErrNotFound)
+}
+
+// PostgresProvisioner runs the acceptance suite for p.
+func PostgresProvisioner(t *testing.T, p processes.PostgresProvisioner, org string) {
+	ctx := ctxFor(t)
+	spec := processes.PostgresSpec{Name: Name("pg"), Org: org, Region: "iad", Replicas: 1, VolumeSizeGB: 1,
+		SuperuserPassword: "su", ReplicationPassword: "repl", OperatorPassword: "op"}
+	first, err := p.EnsurePostgres(ctx, spec)
+	if err != nil || first.Status != processes.StatusRunning || len(first.Machines) != 2 || first.Host == "" {
+		t.Fatalf("EnsurePostgres = %+v, %v; want 2 running machines", first, err)
+	}
+	again, err := p.EnsurePostgres(ctx, spec)
+	if err != nil || len(again.Machines) != 2 {
+		t.Fatalf("EnsurePostgres again = %+v, %v", again, err)
+	}
+	if st, err := p.PostgresStatus(ctx, spec.Name); err != nil || st.Status != processes.StatusRunning {
+		t.Fatalf("PostgresStatus = %+v, %v", st, err)
+	}
+	if err := p.DeletePostgres(ctx, spec.Name); err != nil {
+		t.Fatalf("DeletePostgres: %v", err)
+	}
+	if err := p.DeletePostgres(ctx, spec.Name); err != nil {
+		t.Fatalf("DeletePostgres again: %v", err)
+	}
+	_, err = p.PostgresStatus(ctx, spec.Name)
+	RequireKind(t, err, processes.ErrNotFound)
+}
+
+// RedisProvisioner runs the acceptance suite for r.
+func RedisProvisioner(t *testing.T, r processes.RedisProvisioner, orgID string) {
+	ctx := ctxFor(t)
+	spec := processes.RedisSpec{Name: Name("redis"), OrgID: orgID, PrimaryRegion: "iad", ReadRegions: []string{"fra"}}
+	first, err := r.EnsureRedis(ctx, spec)
+	if err != nil || first.ID == "" || first.URL == "" || first.Status != processes.StatusRunning {
+		t.Fatalf("EnsureRedis = {ID:%s Status:%s}, %v", first.ID, first.Status, err)
+	}
+	again, err := r.EnsureRedis(ctx, spec)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("EnsureRedis again = %s, %v; want %s", again.ID, err, first.ID)
+	}
+	if st, err := r.RedisStatus(ctx, spec.Name); err != nil || st.ID != first.ID {
+		t.Fatalf("RedisStatus = %s, %v", st.ID, err)
+	}
+	if err := r.DeleteRedis(ctx, spec.Name); err != nil {
+		t.Fatalf("DeleteRedis: %v", err)
+	}
+	if err := r.DeleteRedis(ctx, spec.Name); err != nil {
+		t.Fatalf("DeleteRedis again: %v", err)
+	}
+	_, err = r.RedisStatus(ctx, spec.Name)
+	RequireKind(t, err, processes.ErrNotFound)
+}

@@ -630,6 +630,14 @@ func (s *Sim) fGraphQL(w http.ResponseWriter, r *http.Request) {
 		org := a.org
 		s.deleteApp(name)
 		gqlReply(w, map[string]any{"deleteApp": map[string]any{"organization": map[string]string{"id": org}}})
+	case strings.Contains(q, "enablePostgresConsul("):
+		in, _ := vars["input"].(map[string]any)
+		name, _ := in["appId"].(string)
+		if _, ok := s.st.apps[name]; !ok {
+			gqlReply(w, map[string]any{"enablePostgresConsul": nil}, notFound("enablePostgresConsul", fmt.Sprintf("Could not find App %q", name)))
+			return
+		}
+		gqlReply(w, map[string]any{"enablePostgresConsul": map[string]any{"consulUrl": fmt.Sprintf("https://:simconsul%d@consul-sim.fly-shared.net/%s/", s.st.id(), name)}})
 	case strings.Contains(q, "appcompact:app("):
 		name := str("appName")
 		a, ok := s.st.apps[name]
