@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -30,7 +31,9 @@ type SyncMain struct {
 	DatabaseURL string
 	KeysFile    string
 	NodeID      string
-	Logger      *slog.Logger
+	// Pprof mounts net/http/pprof under /debug/pprof/ (off by default).
+	Pprof  bool
+	Logger *slog.Logger
 	// Yws holds the server's tunables (limits, compaction, group commit);
 	// Pool, Auth, Codec, Logger and Registerer are filled in by Open.
 	Yws yws.Config
@@ -51,6 +54,7 @@ func (m *SyncMain) ParseFlags(args []string) error {
 	fs.StringVar(&m.DatabaseURL, "database-url", envOr("WEBHOST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (WEBHOST_DATABASE_URL)")
 	fs.StringVar(&m.KeysFile, "keys-file", envOr("WEBHOST_SYNC_KEYS_FILE", ""), "JSON key file of hashed API keys (WEBHOST_SYNC_KEYS_FILE)")
 	fs.StringVar(&m.NodeID, "node-id", envOr("WEBHOST_SYNC_NODE_ID", ""), "unique name of this node among those sharing the database (WEBHOST_SYNC_NODE_ID; default random)")
+	fs.BoolVar(&m.Pprof, "pprof", envOr("WEBHOST_SYNC_PPROF", "") == "1", "serve /debug/pprof/ for profiling (WEBHOST_SYNC_PPROF=1)")
 	maxMsg := fs.Int64("max-message-bytes", envInt64("WEBHOST_SYNC_MAX_MESSAGE_BYTES", 8<<20), "largest WebSocket message accepted (WEBHOST_SYNC_MAX_MESSAGE_BYTES)")
 	rateLimit := fs.Float64("messages-per-second", envFloat("WEBHOST_SYNC_MESSAGES_PER_SECOND", 200), "per-connection message rate limit (WEBHOST_SYNC_MESSAGES_PER_SECOND)")
 	maxConns := fs.Int("max-conns-per-doc", int(envInt64("WEBHOST_SYNC_MAX_CONNS_PER_DOC", 1000)), "connections per document and node (WEBHOST_SYNC_MAX_CONNS_PER_DOC)")
@@ -103,6 +107,12 @@ func (m *SyncMain) Open(ctx context.Context) error {
 	mux.Handle("/sync/", srv)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", m.healthz)
+	if m.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	rowsCtx, cancel := context.WithCancel(context.Background())
 	m.openCancel = cancel
 	closeRows, err := mountRowSync(rowsCtx, mux, pool, auth, m.Logger)

@@ -37,8 +37,16 @@ type conn struct {
 	principal syncauth.Principal
 	canWrite  bool
 	doc       *document
-	send      chan outMsg
+	cork      *corkConn // nil if the connection could not be wrapped
 	limiter   *rate.Limiter
+
+	// queue holds frames for the writer, which wake tells of new ones; a
+	// slice grown on demand costs an idle connection nothing, unlike a
+	// buffered channel sized for the worst case.
+	qmu   sync.Mutex
+	queue []outMsg
+	spare []outMsg
+	wake  chan struct{}
 
 	closeOnce   sync.Once
 	closing     chan struct{}
@@ -60,10 +68,17 @@ type outMsg struct {
 // enqueue queues m without blocking; a connection whose queue is full is
 // too slow to keep up and is closed.
 func (c *conn) enqueue(m outMsg) {
-	select {
-	case c.send <- m:
-	default:
+	c.qmu.Lock()
+	if len(c.queue) >= c.s.cfg.SendQueue {
+		c.qmu.Unlock()
 		c.closeAsync(closePolicy, "send queue full: client too slow", "slow_consumer")
+		return
+	}
+	c.queue = append(c.queue, m)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer is already due to look
 	}
 }
 
@@ -87,7 +102,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Browsers send an Origin; API keys, not cookies, authenticate here, so
 	// cross-origin apps are the normal case and the origin check is off.
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &corkingWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -125,7 +141,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws:           ws,
 		principal:    principal,
 		canWrite:     principal.CanWrite(),
-		send:         make(chan outMsg, s.cfg.SendQueue),
+		cork:         cw.conn,
+		wake:         make(chan struct{}, 1),
 		limiter:      rate.NewLimiter(rate.Limit(s.cfg.MessagesPerSecond), s.cfg.MessageBurst),
 		closing:      make(chan struct{}),
 		awarenessIDs: make(map[uint64]struct{}),
@@ -251,7 +268,9 @@ func (s *Server) leave(c *conn) {
 // readLoop handles the client's messages until the connection ends.
 func (c *conn) readLoop(ctx context.Context) {
 	for {
-		typ, data, err := c.ws.Read(ctx)
+		// No deadline: shutdown and errors end reads by closing the
+		// connection, and a per-read context timer would cost every message.
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			return // closed by the peer, by the writer, or too big (1009 sent by the library)
 		}
@@ -385,19 +404,20 @@ func (c *conn) writeLoop(ctx context.Context) {
 	defer ping.Stop()
 	for {
 		select {
-		case m := <-c.send:
-			wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-			err := c.ws.Write(wctx, websocket.MessageBinary, m.data)
-			cancel()
-			if err != nil {
+		case <-c.wake:
+			c.qmu.Lock()
+			batch := c.queue
+			c.queue, c.spare = c.spare[:0], nil
+			c.qmu.Unlock()
+			if err := c.writeBatch(ctx, batch); err != nil {
 				c.closeAsync(websocket.StatusGoingAway, "write failed", "write_failed")
 				_ = c.ws.CloseNow()
 				return
 			}
-			if !m.received.IsZero() {
-				s.m.deliveriesTotal.Inc()
-				s.m.fanoutLatency.Observe(s.cfg.Now().Sub(m.received).Seconds())
-			}
+			clear(batch) // drop references to the frames
+			c.qmu.Lock()
+			c.spare = batch[:0]
+			c.qmu.Unlock()
 		case <-ping.C:
 			go func() {
 				pctx, cancel := context.WithTimeout(ctx, s.cfg.PongTimeout)
@@ -411,4 +431,39 @@ func (c *conn) writeLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// writeBatch writes queued frames; corked, they leave in one system call.
+func (c *conn) writeBatch(ctx context.Context, batch []outMsg) error {
+	s := c.s
+	if c.cork == nil {
+		for _, m := range batch {
+			wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+			err := c.ws.Write(wctx, websocket.MessageBinary, m.data)
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+	} else {
+		c.cork.cork()
+		for _, m := range batch {
+			// Corked writes only fill a buffer: nothing here can block.
+			if err := c.ws.Write(context.Background(), websocket.MessageBinary, m.data); err != nil {
+				_ = c.cork.flush(s.cfg.WriteTimeout)
+				return err
+			}
+		}
+		if err := c.cork.flush(s.cfg.WriteTimeout); err != nil {
+			return err
+		}
+	}
+	now := s.cfg.Now()
+	for _, m := range batch {
+		if !m.received.IsZero() {
+			s.m.deliveriesTotal.Inc()
+			s.m.fanoutLatency.Observe(now.Sub(m.received).Seconds())
+		}
+	}
+	return nil
 }
