@@ -91,7 +91,7 @@ func TestCustomerState(t *testing.T) {
 func TestNormalizeEmail(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		" Alice@Example.COM ": "alice@example.com",
+		" Alice@Example.COM ":   "alice@example.com",
 		"a.b+c@sub.example.org": "a.b+c@sub.example.org",
 	} {
 		got, err := NormalizeEmail(in)
