@@ -119,6 +119,10 @@ func startNode(tb testing.TB, pool *pgxpool.Pool, auth syncauth.Authenticator, c
 	return &node{pool: pool, srv: srv, http: hs, url: hs.URL}
 }
 
+// httpClient keeps enough idle connections for 100 concurrent devices
+// (http.DefaultClient keeps 2 per host and would reconnect constantly).
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}}
+
 // post sends a JSON body and returns the status and body.
 func post(tb testing.TB, url, token string, body []byte) (int, []byte) {
 	tb.Helper()
@@ -130,7 +134,7 @@ func post(tb testing.TB, url, token string, body []byte) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		tb.Fatalf("POST %s: %v", url, err)
 	}

@@ -398,12 +398,14 @@ func (s *store) pull(ctx context.Context, tenant, clientID string, tables []stri
 	b.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 	b.Queue(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text, m.epoch, f.xid::text, f.seq
 		FROM rowsync.meta m LEFT JOIN rowsync.floors f ON f.tenant = $1`, tenant)
-	b.Queue(`SELECT tbl, pk, value, deleted, version, xid::text, seq
-		FROM rowsync.rows
-		WHERE tenant = $1 AND tbl = ANY($2::text[])
-			AND (xid, seq) > ($3::text::xid8, $4::bigint)
-			AND xid < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY xid, seq
+	// Qualified names: a bare "ORDER BY xid" would sort by the xid::text
+	// output column.
+	b.Queue(`SELECT r.tbl, r.pk, r.value, r.deleted, r.version, r.xid::text AS xid_text, r.seq
+		FROM rowsync.rows r
+		WHERE r.tenant = $1 AND r.tbl = ANY($2::text[])
+			AND (r.xid, r.seq) > ($3::text::xid8, $4::bigint)
+			AND r.xid < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY r.xid, r.seq
 		LIMIT $5`, tenant, tables, strconv.FormatUint(from.XID, 10), from.Seq, limit+1)
 	b.Queue(`SELECT CASE WHEN c.xid < h.x THEN c.last_mid
 			ELSE COALESCE((SELECT max(a.mid) FROM rowsync.acks a
