@@ -164,7 +164,9 @@ func (r *reader) readAny(depth int) (Any, error) {
 		if n > uint64(r.remaining()) {
 			return Any{}, r.fail(start, "any array length", ErrUnexpectedEnd)
 		}
-		arr := make([]Any, 0, n)
+		// Preallocate little: a nested array may claim the whole rest of
+		// the input at every level.
+		arr := make([]Any, 0, min(n, 16))
 		for i := uint64(0); i < n; i++ {
 			v, err := r.readAny(depth + 1)
 			if err != nil {

@@ -246,7 +246,7 @@ func (r *reader) readContent(ref ContentRef) (Content, error) {
 		if n > uint64(r.remaining()) {
 			return nil, r.fail(start, "json length", ErrUnexpectedEnd)
 		}
-		vals := make([]string, 0, n)
+		vals := make([]string, 0, min(n, 1024))
 		for i := uint64(0); i < n; i++ {
 			at := r.pos
 			s, err := r.readVarString("json element")
@@ -322,7 +322,7 @@ func (r *reader) readContent(ref ContentRef) (Content, error) {
 		if n > uint64(r.remaining()) {
 			return nil, r.fail(start, "any length", ErrUnexpectedEnd)
 		}
-		vals := make([]Any, 0, n)
+		vals := make([]Any, 0, min(n, 1024))
 		for i := uint64(0); i < n; i++ {
 			v, err := r.readAny(0)
 			if err != nil {
