@@ -119,4 +119,6 @@ func (c *Client) PostgresStatus(ctx context.Context, name string) (processes.Pos
 }
 
 // DeletePostgres implements processes.PostgresProvisioner.
-func (c *Client) DeletePostgres(ctx context.Context, name string) error { return c.DeleteApp(ctx, name) }
+func (c *Client) DeletePostgres(ctx context.Context, name string) error {
+	return c.DeleteApp(ctx, name)
+}

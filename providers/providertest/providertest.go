@@ -223,3 +223,57 @@ func RedisProvisioner(t *testing.T, r processes.RedisProvisioner, orgID string) 
 	_, err = r.RedisStatus(ctx, spec.Name)
 	RequireKind(t, err, processes.ErrNotFound)
 }
+
+// BillingFeatures says what a Billing implementation's peer can show.
+// stripe-mock is stateless: it validates requests and answers fixtures with
+// fresh IDs and ignores idempotency keys, so identities and deletions are
+// not observable there (the stripe package's own tests check that retries
+// reuse the idempotency key).
+type BillingFeatures struct {
+	Stateful bool
+}
+
+// Billing runs the acceptance suite for b.
+func Billing(t *testing.T, b processes.Billing, f BillingFeatures) {
+	ctx := ctxFor(t)
+	cmd := Name("cmd")
+	spec := processes.CustomerSpec{CommandID: cmd, CustomerID: Name("cust"), Email: "ada@example.com", Name: "Ada"}
+	first, err := b.EnsureCustomer(ctx, spec)
+	if err != nil || first.ID == "" {
+		t.Fatalf("EnsureCustomer = %+v, %v", first, err)
+	}
+	again, err := b.EnsureCustomer(ctx, spec)
+	if err != nil || (f.Stateful && again.ID != first.ID) {
+		t.Fatalf("EnsureCustomer again = %+v, %v; want %s", again, err, first.ID)
+	}
+	if got, err := b.Customer(ctx, first.ID); err != nil || got.ID == "" {
+		t.Fatalf("Customer = %+v, %v", got, err)
+	}
+	sess, err := b.CreateCheckoutSession(ctx, processes.CheckoutSpec{CommandID: cmd, BillingCustomerID: first.ID, PriceID: "price_starter",
+		SuccessURL: "https://webhost.test/ok", CancelURL: "https://webhost.test/cancel", ClientReference: "sub-1"})
+	if err != nil || sess.ID == "" || sess.URL == "" {
+		t.Fatalf("CreateCheckoutSession = %+v, %v", sess, err)
+	}
+	sub, err := b.Subscription(ctx, "sub_123")
+	if err != nil || sub.ID == "" || sub.Status == "" {
+		t.Fatalf("Subscription = %+v, %v", sub, err)
+	}
+	if _, err := b.UpdateSubscriptionPrice(ctx, cmd, sub.ID, "price_professional"); err != nil {
+		t.Fatalf("UpdateSubscriptionPrice: %v", err)
+	}
+	if _, err := b.CancelSubscription(ctx, cmd, sub.ID); err != nil {
+		t.Fatalf("CancelSubscription: %v", err)
+	}
+	if err := b.DeleteCustomer(ctx, cmd, first.ID); err != nil {
+		t.Fatalf("DeleteCustomer: %v", err)
+	}
+	if err := b.DeleteCustomer(ctx, cmd, first.ID); err != nil {
+		t.Fatalf("DeleteCustomer again: %v", err)
+	}
+	if f.Stateful {
+		got, err := b.Customer(ctx, first.ID)
+		if err == nil && !got.Deleted {
+			t.Fatalf("Customer after delete = %+v, want deleted or not found", got)
+		}
+	}
+}
