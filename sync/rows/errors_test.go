@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/webhost-systems/webhost/sync/syncauth"
 )
@@ -177,4 +179,85 @@ func TestRowsPerTableLimit(t *testing.T) {
 	}
 	d.sync()
 	requireSame(t, pool, "acme", d)
+}
+
+// TestMetricsAndListenerReconnect: the metrics count pushes, mutations by
+// status, pulled rows, live connections and push→poke latency; and when the
+// LISTEN connection is killed, live clients are poked (notifications may
+// have been missed) and later pushes poke them again.
+func TestMetricsAndListenerReconnect(t *testing.T) {
+	t.Parallel()
+	pool := migratedPool(t)
+	auth := newTestAuth()
+	reg := prometheus.NewRegistry()
+	cfg := testConfig()
+	cfg.Registerer = reg
+	n := startNode(t, pool, auth, cfg, nil)
+	token := auth.key("acme", syncauth.ScopeWrite)
+	live := dialLive(t, n, token, "acme")
+	d := newDevice(t, n, token, "c_1")
+	d.put("posts", "p1", map[string]any{"a": 1}, nil)
+	d.put("posts", "p2", map[string]any{"a": strings.Repeat("x", 300_000)}, nil)
+	d.push()
+	d.outbox = []Mutation{{MID: 1, Ops: []Op{{Table: "posts", Op: OpDelete, Key: "p1"}}}}
+	d.push()
+	live.waitPoke(t)
+	d.sync()
+
+	if got := metricValue(t, n.srv.metrics.mutations.WithLabelValues(StatusApplied)); got != 1 {
+		t.Errorf("applied mutations %v, want 1", got)
+	}
+	if got := metricValue(t, n.srv.metrics.mutations.WithLabelValues(StatusRejected)); got != 1 {
+		t.Errorf("rejected mutations %v, want 1", got)
+	}
+	if got := metricValue(t, n.srv.metrics.mutations.WithLabelValues(StatusAlready)); got != 1 {
+		t.Errorf("already mutations %v, want 1", got)
+	}
+	if got := metricValue(t, n.srv.metrics.pushes.WithLabelValues("200")); got != 2 {
+		t.Errorf("pushes %v, want 2", got)
+	}
+	if got := metricValue(t, n.srv.metrics.pullRows); got != 1 {
+		t.Errorf("pulled rows %v, want 1", got)
+	}
+	if got := metricValue(t, n.srv.metrics.liveConns); got != 1 {
+		t.Errorf("live connections %v, want 1", got)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	observed := uint64(0)
+	for _, f := range families {
+		if f.GetName() == "webhost_rowsync_push_poke_latency_seconds" {
+			observed = f.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	if observed == 0 {
+		t.Errorf("push→poke latency histogram has no samples")
+	}
+
+	// Kill the LISTEN connection: the node reconnects and pokes everyone.
+	var killed bool
+	err = pool.QueryRow(context.Background(), `SELECT bool_or(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`).Scan(&killed)
+	if err != nil || !killed {
+		t.Fatalf("terminate listener: %v %v", killed, err)
+	}
+	live.waitPoke(t)
+	d.put("posts", "p3", map[string]any{"a": 3}, nil)
+	d.push()
+	live.waitPoke(t)
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(t *testing.T, c prometheus.Metric) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
 }
