@@ -6,7 +6,7 @@ CREATE SCHEMA IF NOT EXISTS eventstore;
 -- pg_snapshot_xmin(pg_current_snapshot()), so a transaction that commits
 -- late with a lower position is never skipped (as watermill-sql and Emmett).
 CREATE TABLE eventstore.events (
-    global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    global_position bigint GENERATED ALWAYS AS IDENTITY,
     transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
     event_id        uuid        NOT NULL,
     stream_id       text        NOT NULL,
@@ -14,15 +14,16 @@ CREATE TABLE eventstore.events (
     event_type      text        NOT NULL,
     data            json        NOT NULL,
     metadata        json        NOT NULL DEFAULT '{}',
-    created_at      timestamptz NOT NULL DEFAULT now()
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    -- The global order, and the index $all reads scan. global_position
+    -- alone is unique too (identity), so this key is.
+    PRIMARY KEY (transaction_id, global_position)
 );
 
 -- Optimistic concurrency: exactly one writer wins each stream version.
 CREATE UNIQUE INDEX events_stream_version_key ON eventstore.events (stream_id, stream_version);
 -- Idempotency: an event ID is stored once.
 CREATE UNIQUE INDEX events_event_id_key ON eventstore.events (event_id);
--- $all reads in global order.
-CREATE INDEX events_global_order_idx ON eventstore.events (transaction_id, global_position);
 
 COMMENT ON TABLE eventstore.events IS 'WebHost event log. Append-only; rows are never updated or deleted.';
 
