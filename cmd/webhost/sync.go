@@ -50,16 +50,20 @@ type SyncMain struct {
 // ParseFlags reads flags and environment.
 func (m *SyncMain) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	env := envParser{}
 	fs.StringVar(&m.Addr, "addr", envOr("WEBHOST_SYNC_ADDR", "127.0.0.1:8090"), "listen address (WEBHOST_SYNC_ADDR)")
 	fs.StringVar(&m.DatabaseURL, "database-url", envOr("WEBHOST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (WEBHOST_DATABASE_URL)")
 	fs.StringVar(&m.KeysFile, "keys-file", envOr("WEBHOST_SYNC_KEYS_FILE", ""), "JSON key file of hashed API keys (WEBHOST_SYNC_KEYS_FILE)")
 	fs.StringVar(&m.NodeID, "node-id", envOr("WEBHOST_SYNC_NODE_ID", ""), "unique name of this node among those sharing the database (WEBHOST_SYNC_NODE_ID; default random)")
 	fs.BoolVar(&m.Pprof, "pprof", envOr("WEBHOST_SYNC_PPROF", "") == "1", "serve /debug/pprof/ for profiling (WEBHOST_SYNC_PPROF=1)")
-	maxMsg := fs.Int64("max-message-bytes", envInt64("WEBHOST_SYNC_MAX_MESSAGE_BYTES", 8<<20), "largest WebSocket message accepted (WEBHOST_SYNC_MAX_MESSAGE_BYTES)")
-	rateLimit := fs.Float64("messages-per-second", envFloat("WEBHOST_SYNC_MESSAGES_PER_SECOND", 200), "per-connection message rate limit (WEBHOST_SYNC_MESSAGES_PER_SECOND)")
-	maxConns := fs.Int("max-conns-per-doc", int(envInt64("WEBHOST_SYNC_MAX_CONNS_PER_DOC", 1000)), "connections per document and node (WEBHOST_SYNC_MAX_CONNS_PER_DOC)")
-	compactRows := fs.Int("compact-rows", int(envInt64("WEBHOST_SYNC_COMPACT_ROWS", 500)), "log rows that trigger a compaction (WEBHOST_SYNC_COMPACT_ROWS)")
-	idle := fs.Duration("idle-timeout", envDuration("WEBHOST_SYNC_IDLE_TIMEOUT", 30*time.Second), "unload documents idle this long (WEBHOST_SYNC_IDLE_TIMEOUT)")
+	maxMsg := fs.Int64("max-message-bytes", env.int64("WEBHOST_SYNC_MAX_MESSAGE_BYTES", 8<<20), "largest WebSocket message accepted (WEBHOST_SYNC_MAX_MESSAGE_BYTES)")
+	rateLimit := fs.Float64("messages-per-second", env.float("WEBHOST_SYNC_MESSAGES_PER_SECOND", 200), "per-connection message rate limit (WEBHOST_SYNC_MESSAGES_PER_SECOND)")
+	maxConns := fs.Int("max-conns-per-doc", int(env.int64("WEBHOST_SYNC_MAX_CONNS_PER_DOC", 1000)), "connections per document and node (WEBHOST_SYNC_MAX_CONNS_PER_DOC)")
+	compactRows := fs.Int("compact-rows", int(env.int64("WEBHOST_SYNC_COMPACT_ROWS", 500)), "log rows that trigger a compaction (WEBHOST_SYNC_COMPACT_ROWS)")
+	idle := fs.Duration("idle-timeout", env.duration("WEBHOST_SYNC_IDLE_TIMEOUT", 30*time.Second), "unload documents idle this long (WEBHOST_SYNC_IDLE_TIMEOUT)")
+	if err := errors.Join(env.errs...); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -199,23 +203,44 @@ func runSync(ctx context.Context, args []string, _ io.Writer, logger *slog.Logge
 	return m.Run(ctx)
 }
 
-func envInt64(key string, def int64) int64 {
-	if v, err := strconv.ParseInt(envOr(key, ""), 10, 64); err == nil {
-		return v
+// envParser reads typed environment variables, collecting parse errors.
+type envParser struct{ errs []error }
+
+func (e *envParser) int64(key string, def int64) int64 {
+	raw := envOr(key, "")
+	if raw == "" {
+		return def
 	}
-	return def
+	v, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %w", key, err))
+		return def
+	}
+	return v
 }
 
-func envFloat(key string, def float64) float64 {
-	if v, err := strconv.ParseFloat(envOr(key, ""), 64); err == nil {
-		return v
+func (e *envParser) float(key string, def float64) float64 {
+	raw := envOr(key, "")
+	if raw == "" {
+		return def
 	}
-	return def
+	v, err := strconv.ParseFloat(raw, 64)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %w", key, err))
+		return def
+	}
+	return v
 }
 
-func envDuration(key string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(envOr(key, "")); err == nil {
-		return v
+func (e *envParser) duration(key string, def time.Duration) time.Duration {
+	raw := envOr(key, "")
+	if raw == "" {
+		return def
 	}
-	return def
+	v, err := time.ParseDuration(raw)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %w", key, err))
+		return def
+	}
+	return v
 }
