@@ -212,11 +212,11 @@ func (c *Client) CreateCheckoutSession(ctx context.Context, spec processes.Check
 		trial = DefaultTrialDays
 	}
 	p := &stripego.CheckoutSessionParams{
-		Mode:       stripego.String(string(stripego.CheckoutSessionModeSubscription)),
-		Customer:   stripego.String(spec.BillingCustomerID),
-		SuccessURL: stripego.String(spec.SuccessURL),
-		CancelURL:  stripego.String(spec.CancelURL),
-		LineItems:  []*stripego.CheckoutSessionLineItemParams{{Price: stripego.String(spec.PriceID), Quantity: stripego.Int64(1)}},
+		Mode:             stripego.String(string(stripego.CheckoutSessionModeSubscription)),
+		Customer:         stripego.String(spec.BillingCustomerID),
+		SuccessURL:       stripego.String(spec.SuccessURL),
+		CancelURL:        stripego.String(spec.CancelURL),
+		LineItems:        []*stripego.CheckoutSessionLineItemParams{{Price: stripego.String(spec.PriceID), Quantity: stripego.Int64(1)}},
 		SubscriptionData: &stripego.CheckoutSessionSubscriptionDataParams{TrialPeriodDays: stripego.Int64(int64(trial))},
 	}
 	if spec.ClientReference != "" {
