@@ -277,3 +277,23 @@ func Billing(t *testing.T, b processes.Billing, f BillingFeatures) {
 		}
 	}
 }
+
+// Mailer runs the acceptance suite for m. delivered returns how many times
+// the message with the given ID reached its destination (the SMTP server or
+// the outbox).
+func Mailer(t *testing.T, m processes.Mailer, delivered func(id string) int) {
+	ctx := ctxFor(t)
+	msg := processes.MailMessage{ID: Name("mail"), To: "ops@example.com", Subject: "Deployment ready", Text: "Your backend is live.\n.\nBye."}
+	if err := m.Send(ctx, msg); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if err := m.Send(ctx, msg); err != nil {
+		t.Fatalf("Send again: %v", err)
+	}
+	if n := delivered(msg.ID); n != 1 {
+		t.Fatalf("delivered %d times, want once", n)
+	}
+	bad := msg
+	bad.ID, bad.Subject = Name("mail"), "Injected\r\nBcc: victim@example.com"
+	RequireKind(t, m.Send(ctx, bad), processes.ErrPermanent)
+}

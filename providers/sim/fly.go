@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -106,7 +107,7 @@ func (s *Sim) createApp(name, org string) (*flyApp, error) {
 	return a, nil
 }
 
-var errAppTaken = fmt.Errorf("Name has already been taken")
+var errAppTaken = errors.New("name has already been taken")
 
 func (s *Sim) fCreateApp(w http.ResponseWriter, r *http.Request) {
 	var req struct {
