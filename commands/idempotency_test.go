@@ -1,0 +1,156 @@
+package commands
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/webhost-systems/webhost/domain"
+	"github.com/webhost-systems/webhost/eventstore"
+	"github.com/webhost-systems/webhost/sync/syncauth"
+)
+
+// TestResubmittedCommandIsNoOp sends each command twice with the same
+// command ID: the second time nothing is appended, no error is returned
+// (even where a second decision would be rejected, like revoking a revoked
+// key), and the result repeats the first position.
+func TestResubmittedCommandIsNoOp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := &world{}
+	customer(f, w)
+	keyIssued(f, w)
+	w.sub = f.subscription(w.customer, domain.PlanStarter)
+	w.dep = f.deployment(w.customer, domain.PlanHobby)
+
+	for _, tc := range []struct {
+		name string
+		run  func(m Meta) (Result, error)
+	}{
+		{"revoke key", func(m Meta) (Result, error) {
+			return f.h.RevokeAPIKey.Handle(f.ctx, RevokeAPIKey{Meta: m, CustomerID: w.customer, KeyID: w.key})
+		}},
+		{"change plan", func(m Meta) (Result, error) {
+			return f.h.ChangePlan.Handle(f.ctx, ChangePlan{Meta: m, CustomerID: w.customer, SubscriptionID: w.sub, Plan: domain.PlanBusiness})
+		}},
+		{"start step", func(m Meta) (Result, error) {
+			return f.h.StartProvisioningStep.Handle(f.ctx, StartProvisioningStep{Meta: m, CustomerID: w.customer, DeploymentID: w.dep, Step: domain.StepServer})
+		}},
+		{"update profile", func(m Meta) (Result, error) {
+			return f.h.UpdateProfile.Handle(f.ctx, UpdateProfile{Meta: m, CustomerID: w.customer, Email: ptr("ada@new.example"), Name: ptr("Ada K")})
+		}},
+		{"close account", func(m Meta) (Result, error) {
+			return f.h.CloseAccount.Handle(f.ctx, CloseAccount{Meta: m, CustomerID: w.customer})
+		}},
+	} {
+		m := f.meta()
+		first, err := tc.run(m)
+		if err != nil || first.Duplicate || first.Appended == 0 {
+			t.Fatalf("%s: first run %+v, %v", tc.name, first, err)
+		}
+		// Event IDs derive from the command ID.
+		recs, err := f.store.ReadStream(f.ctx, first.Stream, eventstore.ReadStreamOptions{From: first.Version + 1 - uint64(first.Appended)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, rec := range recs[:first.Appended] {
+			if rec.ID != EventID(m.CommandID, first.Stream, i) {
+				t.Fatalf("%s: event %d ID %s is not derived from the command", tc.name, i, rec.ID)
+			}
+		}
+		head := f.head()
+		second, err := tc.run(m)
+		if err != nil {
+			t.Fatalf("%s: resubmission: %v", tc.name, err)
+		}
+		if !second.Duplicate || second.Position != first.Position || second.Version != first.Version || second.Appended != 0 {
+			t.Fatalf("%s: resubmission result %+v, first %+v", tc.name, second, first)
+		}
+		if n := len(f.since(head)); n != 0 {
+			t.Fatalf("%s: resubmission appended %d events", tc.name, n)
+		}
+	}
+}
+
+func TestSignUpResubmission(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.meta()
+	cmd := SignUp{Meta: m, Name: "Ada", Email: "ada@example.com", Slug: "acme"}
+	first, err := f.h.SignUp.Handle(f.ctx, cmd)
+	if err != nil || first.APIKey == "" || first.Duplicate {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	head := f.head()
+	second, err := f.h.SignUp.Handle(f.ctx, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Duplicate || second.APIKey != "" || second.CustomerID != first.CustomerID || second.APIKeyID != first.APIKeyID || second.Position != first.Position {
+		t.Fatalf("resubmission %+v, first %+v", second, first)
+	}
+	if n := len(f.since(head)); n != 0 {
+		t.Fatalf("resubmission appended %d events", n)
+	}
+	if first.Position != head {
+		t.Fatalf("position %s is not the last event %s", first.Position, head)
+	}
+}
+
+func TestSignUpIssuesUsableKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	res := f.signUp("ada@example.com", "acme")
+	if !strings.HasPrefix(res.APIKey, "whs_live_") || len(res.APIKey) != len("whs_live_")+43 {
+		t.Fatalf("key %q", res.APIKey)
+	}
+	k, err := loadState(f.ctx, f.h.Runner, APIKeyStream(res.APIKeyID), apiKeyAgg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Hash() != syncauth.HashKey(res.APIKey) || !strings.HasPrefix(res.APIKey, k.Prefix()) || len(k.Prefix()) != len("whs_live_")+8 ||
+		strings.Join(k.Scopes(), ",") != "read,write,admin" || k.CustomerID() != res.CustomerID.String() {
+		t.Fatalf("stored key %+v", k)
+	}
+	// The sync server's authenticator accepts the key by its stored hash.
+	kf, err := syncauth.NewKeyFile([]syncauth.FileKey{{KeyID: k.ID(), CustomerID: k.CustomerID(), KeySHA256: k.Hash(), Scopes: k.Scopes()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := kf.Authenticate(f.ctx, res.APIKey)
+	if err != nil || p.CustomerID != res.CustomerID.String() || !p.CanWrite() {
+		t.Fatalf("authenticate: %+v %v", p, err)
+	}
+	// Another key is different.
+	other, err := f.h.IssueAPIKey.Handle(f.ctx, IssueAPIKey{Meta: f.meta(), CustomerID: res.CustomerID, Name: "ci", Scopes: []string{"read"}})
+	if err != nil || other.APIKey == "" || other.APIKey == res.APIKey {
+		t.Fatalf("second key %+v %v", other, err)
+	}
+}
+
+func TestRunnerConfig(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Config{}); err == nil {
+		t.Fatal("empty config accepted")
+	}
+	f := newFixture(t)
+	if _, err := New(Config{Store: f.store}); err == nil {
+		t.Fatal("config without secrets accepted")
+	}
+	if _, err := New(Config{Store: f.store, Secrets: f.secrets, MaxAttempts: -1}); err == nil {
+		t.Fatal("negative attempts accepted")
+	}
+	if _, err := NewSignUpHandler(nil); err == nil {
+		t.Fatal("nil runner accepted")
+	}
+	_, err := f.h.ChangePlan.Handle(f.ctx, ChangePlan{Meta: Meta{CommandID: uuid.New()}, CustomerID: uuid.New(), SubscriptionID: uuid.New(), Plan: domain.PlanHobby})
+	if !errors.Is(err, ErrInvalidMeta) {
+		t.Fatalf("missing actor: %v", err)
+	}
+	_, err = f.h.ChangePlan.Handle(f.ctx, ChangePlan{Meta: f.meta(), SubscriptionID: uuid.New(), Plan: domain.PlanHobby})
+	if !errors.Is(err, ErrMissingID) {
+		t.Fatalf("missing customer: %v", err)
+	}
+}
