@@ -155,8 +155,8 @@ func (c *Caller) Do(ctx context.Context, op string, fn func(ctx context.Context)
 			return pe
 		}
 		var pe *processes.ProviderError
-		if errors.As(err, &pe) && pe.Provider != "" {
-			// Already classified by a nested call.
+		if errors.As(err, &pe) {
+			// Already classified, by the step itself or a nested call.
 			pe = &processes.ProviderError{Provider: pe.Provider, Op: pe.Op, Kind: pe.Kind, StatusCode: pe.StatusCode, Code: pe.Code, RetryAfter: pe.RetryAfter, Err: pe.Err}
 		} else if attemptTimedOut {
 			pe = &processes.ProviderError{Kind: processes.ErrRetryable, Err: fmt.Errorf("attempt timed out after %s: %w", c.policy.AttemptTimeout, err)}
@@ -166,7 +166,12 @@ func (c *Caller) Do(ctx context.Context, op string, fn func(ctx context.Context)
 				pe = &processes.ProviderError{Kind: processes.ErrPermanent, Err: err}
 			}
 		}
-		pe.Provider, pe.Op = c.provider, op
+		if pe.Provider == "" {
+			pe.Provider = c.provider
+		}
+		if pe.Op == "" {
+			pe.Op = op
+		}
 		last = pe
 		if pe.Kind != processes.ErrRetryable || attempt >= c.policy.MaxAttempts {
 			c.metrics.observe(c.provider, op, outcome(pe.Kind), attempt, time.Since(start))

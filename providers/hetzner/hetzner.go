@@ -278,6 +278,20 @@ func (c *Client) EnsureServer(ctx context.Context, spec processes.ServerSpec) (p
 	if err != nil {
 		return processes.Server{}, err
 	}
+	if len(actions) == 0 && server.Status == hcloud.ServerStatusOff {
+		// Adopted a powered-off server: ensure means running.
+		err := c.caller.Do(ctx, "power_on_server", func(ctx context.Context) error {
+			a, resp, err := c.api.Server.Poweron(ctx, server)
+			if err != nil {
+				return withResp(resp, err)
+			}
+			actions = []*hcloud.Action{a}
+			return nil
+		})
+		if err != nil {
+			return processes.Server{}, err
+		}
+	}
 	if err := c.waitRunning(ctx, server.ID, actions, spec.OnProgress); err != nil {
 		return processes.Server{}, err
 	}
@@ -311,7 +325,7 @@ func (c *Client) waitRunning(ctx context.Context, id int64, actions []*hcloud.Ac
 		last := -1
 		err := c.caller.DoWithTimeout(ctx, "wait_server", c.cfg.WaitTimeout, func(ctx context.Context) error {
 			return c.api.Action.WaitForFunc(ctx, func(a *hcloud.Action) error {
-				if progress != nil && a.Command == "create_server" && a.Progress != last {
+				if progress != nil && a.ID == actions[0].ID && a.Progress != last {
 					last = a.Progress
 					progress(a.Progress)
 				}

@@ -279,3 +279,25 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("New without token = %v, want ErrInvalidConfig", err)
 	}
 }
+
+func TestEnsurePowersOnAnAdoptedStoppedServer(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	if _, err := e.client.EnsureServer(ctx, spec("wh-off")); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.sim.SetServerHealth("wh-off", false)
+	var progress []int
+	sp := spec("wh-off")
+	sp.OnProgress = func(p int) { progress = append(progress, p) }
+	got, err := e.client.EnsureServer(ctx, sp)
+	if err != nil || got.Status != processes.StatusRunning {
+		t.Fatalf("EnsureServer = %+v, %v; want it powered on", got, err)
+	}
+	if n := e.sim.State().Requests["hetzner POST /v1/servers/1/actions/poweron"]; n != 1 {
+		t.Fatalf("poweron requests = %d", n)
+	}
+	if len(progress) == 0 || progress[len(progress)-1] != 100 {
+		t.Fatalf("progress = %v", progress)
+	}
+}

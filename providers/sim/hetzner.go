@@ -76,6 +76,7 @@ func (s *Sim) routesHetzner() {
 	h("POST /hetzner/v1/servers", s.hCreateServer)
 	h("GET /hetzner/v1/servers/{id}", s.hGetServer)
 	h("DELETE /hetzner/v1/servers/{id}", s.hDeleteServer)
+	h("POST /hetzner/v1/servers/{id}/actions/poweron", s.hPowerOn)
 	h("GET /hetzner/v1/actions", s.hListActions)
 	h("GET /hetzner/v1/actions/{id}", s.hGetAction)
 	s.mux.HandleFunc("/hetzner/", func(w http.ResponseWriter, r *http.Request) {
@@ -436,4 +437,19 @@ func (s *Sim) SetServerHealth(id string, healthy bool) error {
 		}
 	}
 	return fmt.Errorf("sim: no server %q", id)
+}
+
+func (s *Sim) hPowerOn(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sv, ok := s.st.servers[id]
+	if !ok {
+		hetznerError(w, http.StatusNotFound, "not_found", fmt.Sprintf("server with ID '%d' not found", id))
+		return
+	}
+	sv.healthy = true
+	a := &hAction{id: s.st.id(), command: "start_server", started: s.now(), resources: []schema.ActionResourceReference{{ID: id, Type: "server"}}}
+	s.st.actions[a.id] = a
+	writeJSON(w, http.StatusCreated, schema.ServerActionPoweronResponse{Action: s.actionSchema(a, s.now())})
 }
