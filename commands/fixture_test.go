@@ -24,7 +24,7 @@ type fixture struct {
 	t       testing.TB
 	ctx     context.Context
 	store   eventstore.Store
-	secrets *secrets.Memory
+	secrets SecretStore
 	h       *Handlers
 	now     time.Time
 	seq     uint64
@@ -36,16 +36,26 @@ func newFixture(t testing.TB) *fixture {
 	return newFixtureOn(t, memory.New())
 }
 
-func newFixtureOn(t testing.TB, store eventstore.Store) *fixture {
+func newFixtureOn(t testing.TB, store eventstore.Store, opts ...func(*Config)) *fixture {
 	t.Helper()
 	sec, err := secrets.NewMemory(secrets.Config{MasterKey: testMasterKey})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureWith(t, store, sec, opts...)
+}
+
+func newFixtureWith(t testing.TB, store eventstore.Store, sec SecretStore, opts ...func(*Config)) *fixture {
+	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), store: store, secrets: sec,
 		now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	f.h, err = New(Config{Store: store, Secrets: sec, Now: func() time.Time { return f.now },
-		Rand: rand.NewChaCha8([32]byte{1}), RetryBackoff: time.Millisecond, MaxAttempts: 100})
+	cfg := Config{Store: store, Secrets: sec, Now: func() time.Time { return f.now },
+		Rand: &lockedReader{r: rand.NewChaCha8([32]byte{1})}, RetryBackoff: time.Millisecond, MaxAttempts: 100}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var err error
+	f.h, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,4 +166,16 @@ func metadataOf(t testing.TB, rec eventstore.RecordedEvent) domain.Metadata {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// lockedReader makes a seeded generator safe for concurrent handlers.
+type lockedReader struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/webhost-systems/webhost/domain"
 	"github.com/webhost-systems/webhost/eventstore"
@@ -17,9 +18,10 @@ var emailPattern = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z
 // scanForPlaintext fails the test if any stored event (stream name, data or
 // metadata) contains one of the plaintexts or anything shaped like an
 // e-mail address.
-func scanForPlaintext(t *testing.T, store eventstore.Store, plaintexts []string) int {
+func scanForPlaintext(t *testing.T, store eventstore.Store, through eventstore.Position, plaintexts []string) int {
 	t.Helper()
 	ctx := context.Background()
+	waitVisible(t, store, through)
 	scanned := 0
 	after := eventstore.Start
 	for {
@@ -49,9 +51,10 @@ func scanForPlaintext(t *testing.T, store eventstore.Store, plaintexts []string)
 // personalScenario signs customers up, changes profiles, issues keys and
 // closes one account; it returns every plaintext that must stay out of the
 // events.
-func personalScenario(t *testing.T, f *fixture) []string {
+func personalScenario(t *testing.T, f *fixture) ([]string, eventstore.Position) {
 	t.Helper()
 	var plain []string
+	var last eventstore.Position
 	for i, p := range []struct{ name, email, slug string }{
 		{"Grace Hopper", "Grace.Hopper@Navy.example", "cobol"},
 		{"Alan Turing", "alan@bletchley.example", "enigma"},
@@ -62,30 +65,63 @@ func personalScenario(t *testing.T, f *fixture) []string {
 			t.Fatal(err)
 		}
 		plain = append(plain, p.name, p.email, strings.ToLower(p.email), res.APIKey, strings.TrimPrefix(res.APIKey, "whs_live_"))
+		last = maxPosition(last, res.Position)
 		key, err := f.h.IssueAPIKey.Handle(f.ctx, IssueAPIKey{Meta: f.meta(), CustomerID: res.CustomerID, Name: "deploy", Scopes: []string{"write"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		plain = append(plain, key.APIKey, strings.TrimPrefix(key.APIKey, "whs_live_"))
+		last = maxPosition(last, key.Position)
 		newName, newEmail := p.name+" Jr", "new-"+p.slug+"@mail.example"
-		if _, err := f.h.UpdateProfile.Handle(f.ctx, UpdateProfile{Meta: f.meta(), CustomerID: res.CustomerID, Name: &newName, Email: &newEmail}); err != nil {
+		upd, err := f.h.UpdateProfile.Handle(f.ctx, UpdateProfile{Meta: f.meta(), CustomerID: res.CustomerID, Name: &newName, Email: &newEmail})
+		if err != nil {
 			t.Fatal(err)
 		}
+		last = maxPosition(last, upd.Position)
 		plain = append(plain, newName, newEmail)
 		if i == 0 {
-			if _, err := f.h.CloseAccount.Handle(f.ctx, CloseAccount{Meta: f.meta(), CustomerID: res.CustomerID}); err != nil {
+			closed, err := f.h.CloseAccount.Handle(f.ctx, CloseAccount{Meta: f.meta(), CustomerID: res.CustomerID})
+			if err != nil {
 				t.Fatal(err)
 			}
+			last = maxPosition(last, closed.Position)
 		}
 	}
-	return plain
+	// The e-mail released last is not in any result; the head covers it.
+	head, err := f.store.Head(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain, maxPosition(last, head)
+}
+
+// waitVisible waits until the log's readers see position p (PostgreSQL
+// shows a commit once no older transaction is still open, cluster-wide).
+func waitVisible(t *testing.T, store eventstore.Store, p eventstore.Position) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		head, err := store.Head(ctx)
+		if err != nil {
+			t.Fatalf("waiting for position %s: %v", p, err)
+		}
+		if !head.Before(p) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("position %s not visible (head %s)", p, head)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func TestNoPlaintextInEvents(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	plain := personalScenario(t, f)
-	if n := scanForPlaintext(t, f.store, plain); n < 20 {
+	plain, last := personalScenario(t, f)
+	if n := scanForPlaintext(t, f.store, last, plain); n < 20 {
 		t.Fatalf("only %d events scanned", n)
 	}
 }
