@@ -226,8 +226,8 @@ func (s *Server) greet(c *conn) error {
 		return err
 	}
 	c.enqueue(outMsg{data: EncodeSync(SyncStep1, sv)})
-	if len(d.awareness) > 0 {
-		c.enqueue(outMsg{data: EncodeAwarenessMessage(encodeAwarenessStates(d))})
+	if states := encodeAwarenessStates(d); len(states) > 1 {
+		c.enqueue(outMsg{data: EncodeAwarenessMessage(states)})
 	}
 	return nil
 }
@@ -235,7 +235,9 @@ func (s *Server) greet(c *conn) error {
 func encodeAwarenessStates(d *document) []byte {
 	entries := make([]AwarenessEntry, 0, len(d.awareness))
 	for id, st := range d.awareness {
-		entries = append(entries, AwarenessEntry{ClientID: id, Clock: st.clock, State: st.state})
+		if st.state != "null" { // removed states are kept only for their clock
+			entries = append(entries, AwarenessEntry{ClientID: id, Clock: st.clock, State: st.state})
+		}
 	}
 	return EncodeAwareness(entries)
 }
@@ -249,16 +251,18 @@ func (s *Server) leave(c *conn) {
 	delete(d.conns, c)
 	var removed []AwarenessEntry
 	for id := range c.awarenessIDs {
-		if st := d.awareness[id]; st != nil && st.owner == c {
-			removed = append(removed, AwarenessEntry{ClientID: id, Clock: clockAfter(st.clock), State: "null"})
-			delete(d.awareness, id)
+		if st := d.awareness[id]; st != nil && st.owner == c && st.state != "null" {
+			st.clock, st.state, st.owner = clockAfter(st.clock), "null", nil
+			removed = append(removed, AwarenessEntry{ClientID: id, Clock: st.clock, State: "null"})
 		}
 	}
 	if len(removed) > 0 {
-		msg := EncodeAwarenessMessage(EncodeAwareness(removed))
+		update := EncodeAwareness(removed)
+		msg := EncodeAwarenessMessage(update)
 		for other := range d.conns {
 			other.enqueue(outMsg{data: msg})
 		}
+		s.relayAwareness(d, update)
 	}
 	if len(d.conns) == 0 {
 		d.idleSince = s.cfg.Now()
@@ -366,9 +370,9 @@ func (c *conn) submit(ctx context.Context, update []byte, received time.Time) er
 	return errConnClosing
 }
 
-// awareness records the states a client announced and relays the update
-// to every connection of the document, the sender included (clients treat
-// their own echo as a sign of life).
+// awareness applies a client's awareness update and relays it to every
+// connection of the document, the sender included (clients treat their own
+// echo as a sign of life), and to other nodes if it changed anything.
 func (c *conn) awareness(update []byte) error {
 	entries, err := DecodeAwareness(update)
 	if err != nil {
@@ -379,21 +383,52 @@ func (c *conn) awareness(update []byte) error {
 	msg := EncodeAwarenessMessage(update)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, e := range entries {
-		if e.State == "null" {
-			if st := d.awareness[e.ClientID]; st != nil && st.clock <= e.Clock {
-				delete(d.awareness, e.ClientID)
-			}
-			delete(c.awarenessIDs, e.ClientID)
-			continue
-		}
-		d.awareness[e.ClientID] = &awarenessState{clock: e.Clock, state: e.State, owner: c}
-		c.awarenessIDs[e.ClientID] = struct{}{}
-	}
+	changed := applyAwarenessLocked(d, entries, c)
 	for other := range d.conns {
 		other.enqueue(outMsg{data: msg})
 	}
+	if changed {
+		c.s.relayAwareness(d, update)
+	}
 	return nil
+}
+
+// applyAwarenessLocked applies entries to d's awareness states the way
+// y-protocols' applyAwarenessUpdate does: only a newer clock (or a removal
+// at the same clock) counts. A client ID belongs to the connection that
+// introduced it (owner; nil for other nodes), because clients echo every
+// state they learn back to the server. It reports whether anything changed.
+// d.mu is held.
+func applyAwarenessLocked(d *document, entries []AwarenessEntry, owner *conn) bool {
+	changed := false
+	for _, e := range entries {
+		st := d.awareness[e.ClientID]
+		removal := e.State == "null"
+		switch {
+		case st == nil:
+			st = &awarenessState{}
+			d.awareness[e.ClientID] = st
+		case st.clock < e.Clock, st.clock == e.Clock && removal && st.state != "null":
+		default:
+			continue // an echo or a stale update
+		}
+		wasPresent := st.state != "" && st.state != "null"
+		st.clock, st.state = e.Clock, e.State
+		changed = true
+		switch {
+		case !wasPresent && !removal:
+			st.owner = owner
+			if owner != nil {
+				owner.awarenessIDs[e.ClientID] = struct{}{}
+			}
+		case wasPresent && removal:
+			if st.owner != nil {
+				delete(st.owner.awarenessIDs, e.ClientID)
+			}
+			st.owner = nil
+		}
+	}
+	return changed
 }
 
 // writeLoop writes queued frames, pings, and performs the close handshake

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -72,7 +73,7 @@ type testNode struct {
 func startNode(t testing.TB, pool *pgxpool.Pool, addr string, tune func(*yws.Config)) *testNode {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	cfg := yws.Config{Pool: pool, Auth: testAuth(t), Codec: yws.YjsCodec{}, Registerer: reg,
+	cfg := yws.Config{Pool: pool, Auth: testAuth(t), Codec: yws.YjsCodec{}, Registerer: reg, Logger: slog.New(slog.NewTextHandler(&prefixWriter{t: t, prefix: "server: "}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		IdleTimeout: time.Second, CompactMinAge: time.Nanosecond}
 	if tune != nil {
 		tune(&cfg)
@@ -316,6 +317,12 @@ func (c *jsClient) eventsNamed(name string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// crash kills the Node process: no goodbye messages, the socket just drops.
+func (c *jsClient) crash() {
+	_ = c.cmd.Process.Kill()
+	<-c.done
 }
 
 func (c *jsClient) kill() {

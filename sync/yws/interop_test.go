@@ -119,8 +119,8 @@ func TestInteropTwoNodesConverge(t *testing.T) {
 	node2 := startNode(t, pool, "127.0.0.1:0", nil)
 	room := roomName(t)
 	a, b := newJSClient(t, "a@node1"), newJSClient(t, "b@node2")
-	a.open(node1, room, writerToken, nil)
-	b.open(node2, room, writerToken, nil)
+	a.open(node1, room, writerToken, map[string]any{"user": "alice"})
+	b.open(node2, room, writerToken, map[string]any{"user": "bob"})
 	waitSynced(t, a, b)
 	a.call("insertText", map[string]any{"index": 0, "text": "from node 1. "}, nil)
 	b.call("mapSet", map[string]any{"key": "n2", "value": "from node 2"}, nil)
@@ -138,6 +138,11 @@ func TestInteropTwoNodesConverge(t *testing.T) {
 	if n := node1.counter(t, "webhost_yws_updates_total", map[string]string{"source": "remote"}); n < 11 {
 		t.Fatalf("node 1 applied %v remote updates, want at least 11", n)
 	}
+	// Awareness crosses nodes too, and so does its removal on close.
+	eventually(t, "alice sees bob across nodes", func() bool { return hasUser(a.awareness(), "bob") })
+	eventually(t, "bob sees alice across nodes", func() bool { return hasUser(b.awareness(), "alice") })
+	b.crash() // no goodbye from the client: node 2's removal crosses over
+	eventually(t, "bob disappears from alice across nodes", func() bool { return !hasUser(a.awareness(), "bob") })
 }
 
 func TestInteropAwarenessAppearsAndDisappears(t *testing.T) {
@@ -162,7 +167,7 @@ func TestInteropAwarenessAppearsAndDisappears(t *testing.T) {
 	})
 	// Killing the process skips the client's own goodbye: the server's
 	// removal on close is what tells a.
-	b.kill()
+	b.crash()
 	eventually(t, "bob disappears from a", func() bool { return !hasUser(a.awareness(), "bob") })
 }
 

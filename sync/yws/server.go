@@ -16,6 +16,7 @@
 package yws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,9 +51,10 @@ type Server struct {
 	conns  map[*conn]struct{}
 	closed bool
 
-	appendCh  chan appendReq
-	notifyCh  chan notifyItem
-	compactCh chan *document
+	appendCh    chan appendReq
+	notifyCh    chan notifyItem
+	awarenessCh chan awarenessNote
+	compactCh   chan *document
 
 	connWG     sync.WaitGroup // connection handlers
 	bgWG       sync.WaitGroup // committer, listener, remote, compactor, janitor
@@ -88,10 +90,12 @@ type document struct {
 	awareness    map[uint64]*awarenessState
 }
 
+// awarenessState is one client's last awareness state; state "null" is a
+// removed client, kept for its clock so that late echoes cannot revive it.
 type awarenessState struct {
 	clock uint64
 	state string
-	owner *conn // nil for states relayed from another node
+	owner *conn // the connection that introduced it; nil for other nodes
 }
 
 type appendReq struct {
@@ -101,7 +105,14 @@ type appendReq struct {
 	received time.Time
 }
 
+// awarenessNote is an awareness update to relay to other nodes.
+type awarenessNote struct {
+	docID  int64
+	update []byte // nil: ask the other nodes for their states
+}
+
 type notifyItem struct {
+	channel   string
 	payload   string
 	received  time.Time
 	resyncAll bool
@@ -122,25 +133,27 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:        cfg,
-		store:      &store{pool: cfg.Pool},
-		m:          m,
-		log:        cfg.Logger.With("component", "yws", "node", cfg.NodeID),
-		docs:       make(map[docKey]*document),
-		byID:       make(map[int64]*document),
-		conns:      make(map[*conn]struct{}),
-		appendCh:   make(chan appendReq, cfg.AppendQueue),
-		notifyCh:   make(chan notifyItem, 256),
-		compactCh:  make(chan *document, 64),
-		commitDone: make(chan struct{}),
+		cfg:         cfg,
+		store:       &store{pool: cfg.Pool},
+		m:           m,
+		log:         cfg.Logger.With("component", "yws", "node", cfg.NodeID),
+		docs:        make(map[docKey]*document),
+		byID:        make(map[int64]*document),
+		conns:       make(map[*conn]struct{}),
+		appendCh:    make(chan appendReq, cfg.AppendQueue),
+		notifyCh:    make(chan notifyItem, 256),
+		awarenessCh: make(chan awarenessNote, 1024),
+		compactCh:   make(chan *document, 64),
+		commitDone:  make(chan struct{}),
 	}
 	listenConn, err := s.connectListener(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.bgWG.Add(4)
+	s.bgWG.Add(5)
 	go func() { defer s.bgWG.Done(); s.listenLoop(listenConn) }()
+	go func() { defer s.bgWG.Done(); s.awarenessLoop() }()
 	go func() { defer s.bgWG.Done(); s.remoteLoop() }()
 	go func() { defer s.bgWG.Done(); s.compactLoop() }()
 	go func() { defer s.bgWG.Done(); s.janitorLoop() }()
@@ -250,6 +263,11 @@ func (s *Server) load(ctx context.Context, d *document) {
 		s.mu.Unlock()
 	} else {
 		s.m.docsLoaded.Inc()
+		// Clients on other nodes renew their awareness only every 15 s.
+		select {
+		case s.awarenessCh <- awarenessNote{docID: d.id}:
+		default:
+		}
 	}
 	close(d.loaded)
 }
@@ -402,9 +420,11 @@ func (s *Server) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("yws: listen connection: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		_ = conn.Close(ctx)
-		return nil, fmt.Errorf("yws: LISTEN %s: %w", notifyChannel, err)
+	for _, ch := range []string{notifyChannel, awarenessChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			_ = conn.Close(ctx)
+			return nil, fmt.Errorf("yws: LISTEN %s: %w", ch, err)
+		}
 	}
 	return conn, nil
 }
@@ -446,7 +466,7 @@ func (s *Server) listenLoop(conn *pgx.Conn) {
 			conn = nil
 			continue
 		}
-		s.send(notifyItem{payload: n.Payload, received: s.cfg.Now()})
+		s.send(notifyItem{channel: n.Channel, payload: n.Payload, received: s.cfg.Now()})
 	}
 }
 
@@ -476,6 +496,10 @@ func (s *Server) remoteLoop() {
 			for _, d := range docs {
 				s.resync(d)
 			}
+			continue
+		}
+		if item.channel == awarenessChannel {
+			s.remoteAwareness(item.payload)
 			continue
 		}
 		n, err := parseNotification(item.payload)
@@ -648,4 +672,90 @@ func (s *Server) LoadedDocuments() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.docs)
+}
+
+// relayAwareness queues an awareness update for the other nodes. Awareness
+// is best effort (clients renew it every 15 s), so a full queue or an
+// oversized update is skipped rather than slowing the sender.
+func (s *Server) relayAwareness(d *document, update []byte) {
+	if len(update) > maxAwarenessNotify {
+		return
+	}
+	select {
+	case s.awarenessCh <- awarenessNote{docID: d.id, update: bytes.Clone(update)}:
+	default:
+	}
+}
+
+// awarenessLoop sends queued awareness updates as notifications.
+func (s *Server) awarenessLoop() {
+	for {
+		select {
+		case n := <-s.awarenessCh:
+			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+			var err error
+			if n.update == nil {
+				err = s.store.notifyAwarenessQuery(ctx, s.cfg.NodeID, n.docID)
+			} else {
+				err = s.store.notifyAwareness(ctx, s.cfg.NodeID, n.docID, n.update)
+			}
+			if err != nil && s.ctx.Err() == nil {
+				s.log.Warn("relay awareness", "err", err)
+			}
+			cancel()
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// remoteAwareness applies another node's awareness update to the local
+// copy of the document and relays it to the local connections.
+func (s *Server) remoteAwareness(payload string) {
+	nodeID, docID, update, err := parseAwarenessNotification(payload)
+	if err != nil {
+		s.log.Warn("ignoring awareness notification", "err", err)
+		return
+	}
+	if nodeID == s.cfg.NodeID {
+		return
+	}
+	s.mu.Lock()
+	d := s.byID[docID]
+	s.mu.Unlock()
+	if d == nil {
+		return
+	}
+	<-d.loaded
+	if d.loadErr != nil {
+		return
+	}
+	if update == nil { // a node that just loaded the document asks for states
+		d.mu.Lock()
+		var own []AwarenessEntry
+		for id, st := range d.awareness {
+			if st.owner != nil && st.state != "null" {
+				own = append(own, AwarenessEntry{ClientID: id, Clock: st.clock, State: st.state})
+			}
+		}
+		if len(own) > 0 {
+			s.relayAwareness(d, EncodeAwareness(own))
+		}
+		d.mu.Unlock()
+		return
+	}
+	entries, err := DecodeAwareness(update)
+	if err != nil {
+		s.log.Warn("ignoring awareness notification", "doc_id", docID, "err", err)
+		return
+	}
+	msg := EncodeAwarenessMessage(update)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !applyAwarenessLocked(d, entries, nil) {
+		return
+	}
+	for c := range d.conns {
+		c.enqueue(outMsg{data: msg})
+	}
 }

@@ -3,6 +3,7 @@ package yws
 import (
 	"context"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,6 +35,14 @@ func mustSub(f embed.FS, dir string) fs.FS {
 // notifyChannel is the LISTEN/NOTIFY channel on which nodes announce the
 // update rows they appended.
 const notifyChannel = "yws_updates"
+
+// awarenessChannel is the LISTEN/NOTIFY channel on which nodes relay
+// awareness updates ("node;doc;base64"), which are never stored.
+const awarenessChannel = "yws_awareness"
+
+// maxAwarenessNotify is the largest awareness update relayed to other nodes:
+// its base64 text must fit the 8000-byte NOTIFY payload with the prefix.
+const maxAwarenessNotify = 5600
 
 // maxBatchRows bounds a group-commit batch so that its notification (node ID
 // and "doc:id,id;" lists of 19-digit ids) stays under PostgreSQL's 8000-byte
@@ -115,6 +124,47 @@ SELECT pg_notify($3, $4 || ';' || string_agg(doc_id::text || ':' || ids, ';')) F
 		return fmt.Errorf("append %d updates: %w", len(updates), err)
 	}
 	return nil
+}
+
+// notifyAwareness relays an awareness update of a document to other nodes.
+func (s *store) notifyAwareness(ctx context.Context, nodeID string, docID int64, update []byte) error {
+	payload := nodeID + ";" + strconv.FormatInt(docID, 10) + ";" + base64.StdEncoding.EncodeToString(update)
+	if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, awarenessChannel, payload); err != nil {
+		return fmt.Errorf("notify awareness of document %d: %w", docID, err)
+	}
+	return nil
+}
+
+// awarenessQuery is the payload tail of a node asking the others for their
+// clients' awareness states of a document it just loaded.
+const awarenessQuery = "?"
+
+// notifyAwarenessQuery asks the other nodes for their awareness states.
+func (s *store) notifyAwarenessQuery(ctx context.Context, nodeID string, docID int64) error {
+	payload := nodeID + ";" + strconv.FormatInt(docID, 10) + ";" + awarenessQuery
+	if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, awarenessChannel, payload); err != nil {
+		return fmt.Errorf("query awareness of document %d: %w", docID, err)
+	}
+	return nil
+}
+
+// parseAwarenessNotification decodes a "node;doc;base64" payload; a nil
+// update with no error is a query ("node;doc;?").
+func parseAwarenessNotification(payload string) (nodeID string, docID int64, update []byte, err error) {
+	parts := strings.SplitN(payload, ";", 3)
+	if len(parts) != 3 || parts[0] == "" {
+		return "", 0, nil, fmt.Errorf("%w: awareness notification", ErrMalformed)
+	}
+	if docID, err = strconv.ParseInt(parts[1], 10, 64); err != nil {
+		return "", 0, nil, fmt.Errorf("%w: awareness notification doc %q", ErrMalformed, parts[1])
+	}
+	if parts[2] == awarenessQuery {
+		return parts[0], docID, nil, nil
+	}
+	if update, err = base64.StdEncoding.DecodeString(parts[2]); err != nil {
+		return "", 0, nil, fmt.Errorf("%w: awareness notification: %w", ErrMalformed, err)
+	}
+	return parts[0], docID, update, nil
 }
 
 // fetchedRow is one update row read for cross-node fan-out.
