@@ -37,7 +37,6 @@ const (
 )
 
 func testAuth(t testing.TB) syncauth.Authenticator {
-	t.Helper()
 	kf, err := syncauth.NewKeyFile([]syncauth.FileKey{
 		{KeyID: "k-writer", CustomerID: "cust-a", KeySHA256: syncauth.HashKey(writerToken), Scopes: []string{syncauth.ScopeRead, syncauth.ScopeWrite}},
 		{KeyID: "k-reader", CustomerID: "cust-a", KeySHA256: syncauth.HashKey(readerToken), Scopes: []string{syncauth.ScopeRead}},
@@ -45,7 +44,7 @@ func testAuth(t testing.TB) syncauth.Authenticator {
 		{KeyID: "k-none", CustomerID: "cust-a", KeySHA256: syncauth.HashKey(noScopeToken), Scopes: []string{}},
 	})
 	if err != nil {
-		t.Fatal(err)
+		panic(err) // fixed test keys
 	}
 	return kf
 }
@@ -53,11 +52,27 @@ func testAuth(t testing.TB) syncauth.Authenticator {
 // testDB is a fresh database with the yws schema.
 func testDB(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool := pgtest.MustPool(t)
+	pool, err := pgxpool.New(context.Background(), testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// testDSN creates a fresh database with the yws schema and returns its URL.
+func testDSN(t testing.TB) string {
+	t.Helper()
+	dsn := pgtest.MustCreateDatabase(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
 	if err := migrate.Up(context.Background(), pool, nil, yws.Migrations); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return pool
+	return dsn
 }
 
 // testNode is one in-process sync server on a loopback port.
