@@ -158,7 +158,6 @@ func (f *fixture) since(p eventstore.Position) []eventstore.RecordedEvent {
 	return recs
 }
 
-
 func metadataOf(t testing.TB, rec eventstore.RecordedEvent) domain.Metadata {
 	t.Helper()
 	var m domain.Metadata

@@ -35,6 +35,8 @@ type Handlers struct {
 	CompleteMigration         *CompleteMigrationHandler
 	FailMigration             *FailMigrationHandler
 	DecommissionDeployment    *DecommissionDeploymentHandler
+
+	StoreSecret *StoreSecretHandler
 }
 
 // New validates cfg and builds every handler.
@@ -70,6 +72,7 @@ func New(cfg Config) (*Handlers, error) {
 		func() (err error) { h.CompleteMigration, err = NewCompleteMigrationHandler(r); return },
 		func() (err error) { h.FailMigration, err = NewFailMigrationHandler(r); return },
 		func() (err error) { h.DecommissionDeployment, err = NewDecommissionDeploymentHandler(r); return },
+		func() (err error) { h.StoreSecret, err = NewStoreSecretHandler(r); return },
 	} {
 		if err := step(); err != nil {
 			return nil, fmt.Errorf("commands: %w", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/webhost-systems/webhost/domain"
 	"github.com/webhost-systems/webhost/eventstore"
+	"github.com/webhost-systems/webhost/secrets"
 	"github.com/webhost-systems/webhost/sync/syncauth"
 )
 
@@ -152,5 +153,40 @@ func TestRunnerConfig(t *testing.T) {
 	_, err = f.h.ChangePlan.Handle(f.ctx, ChangePlan{Meta: f.meta(), SubscriptionID: uuid.New(), Plan: domain.PlanHobby})
 	if !errors.Is(err, ErrMissingID) {
 		t.Fatalf("missing customer: %v", err)
+	}
+}
+
+// TestUpdateProfileResumesRelease simulates a crash after the profile event
+// of an e-mail change was appended but before the old address was
+// released: resubmitting the command releases it.
+func TestUpdateProfileResumesRelease(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ada := f.signUp("ada@example.com", "acme")
+	owner := ada.CustomerID.String()
+	m := f.meta()
+	r := f.h.Runner
+	// The steps of UpdateProfile up to the crash.
+	if _, err := reserve(f.ctx, r, m, domain.ReservationEmail, EmailStream("ada@new.example"), owner, "", f.now); err != nil {
+		t.Fatal(err)
+	}
+	emailID := DeriveID(m.CommandID, "secret", secrets.KindEmail).String()
+	if err := f.secrets.Put(f.ctx, secrets.Secret{ID: emailID, Owner: owner, Kind: secrets.KindEmail, Plaintext: []byte("ada@new.example")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := execute(f.ctx, r, CustomerStream(ada.CustomerID), customerAgg, m, m.CommandID, owner, func(c domain.Customer) ([]domain.Event, error) {
+		return domain.DecideCustomer(c, domain.UpdateCustomerProfile{EmailSecretID: emailID, At: f.now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.SignUp.Handle(f.ctx, SignUp{Meta: f.meta(), Name: "Eve", Email: "ada@example.com", Slug: "eve"}); !errors.Is(err, domain.ErrEmailAlreadyRegistered) {
+		t.Fatalf("old address before resubmission: %v", err)
+	}
+	res, err := f.h.UpdateProfile.Handle(f.ctx, UpdateProfile{Meta: m, CustomerID: ada.CustomerID, Email: ptr("ada@new.example")})
+	if err != nil || !res.Duplicate {
+		t.Fatalf("resubmission: %+v %v", res, err)
+	}
+	if _, err := f.h.SignUp.Handle(f.ctx, SignUp{Meta: f.meta(), Name: "Eve", Email: "ada@example.com", Slug: "eve"}); err != nil {
+		t.Fatalf("old address after resubmission: %v", err)
 	}
 }

@@ -206,8 +206,10 @@ type loaded[S any] struct {
 	state    S
 	version  int64 // eventstore.NoStreamVersion when the stream is empty
 	position eventstore.Position
-	// dup is set when the stream already holds this command's events.
-	dup *Result
+	// dup is set when the stream already holds this command's events;
+	// beforeDup is then the state just before them.
+	dup       *Result
+	beforeDup S
 }
 
 func (l loaded[S]) expected() eventstore.ExpectedVersion {
@@ -234,20 +236,21 @@ func load[S any](ctx context.Context, store eventstore.Store, stream string, agg
 		if err != nil {
 			return l, fmt.Errorf("load %s version %d: %w", stream, rec.Version, err)
 		}
-		l.state = agg.evolve(l.state, ev)
-		l.version = int64(rec.Version)
-		l.position = rec.Position
 		// A resubmitted command finds its own events: the first one, then
 		// the rest of its batch right after it.
 		if (dupCount == 0 && seed != uuid.Nil) || (dupCount > 0 && l.dup.Version+1 == rec.Version) {
 			if rec.ID == EventID(seed, stream, dupCount) {
 				if dupCount == 0 {
 					l.dup = &Result{Stream: stream, Duplicate: true}
+					l.beforeDup = l.state
 				}
 				l.dup.Version, l.dup.Position = rec.Version, rec.Position
 				dupCount++
 			}
 		}
+		l.state = agg.evolve(l.state, ev)
+		l.version = int64(rec.Version)
+		l.position = rec.Position
 	}
 	return l, nil
 }

@@ -50,7 +50,9 @@ func (h *UpdateProfileHandler) Handle(ctx context.Context, cmd UpdateProfile) (R
 		return Result{}, err
 	}
 	if l.dup != nil {
-		return *l.dup, nil
+		// Finish an interrupted run: release the address the update
+		// replaced, if it did (idempotent).
+		return *l.dup, h.releaseReplacedEmail(ctx, cmd.Meta, l.beforeDup, l.state)
 	}
 	c := l.state
 	switch c.Status() {
@@ -118,7 +120,35 @@ func (h *UpdateProfileHandler) Handle(ctx context.Context, cmd UpdateProfile) (R
 			return res, fmt.Errorf("update profile: release old e-mail: %w", err)
 		}
 	}
+	if res.Duplicate {
+		// A concurrent run of this command got there first; make sure
+		// the replaced address is released.
+		l, err := load(ctx, r.cfg.Store, stream, customerAgg, cmd.CommandID)
+		if err != nil {
+			return res, err
+		}
+		return res, h.releaseReplacedEmail(ctx, cmd.Meta, l.beforeDup, l.state)
+	}
 	return res, nil
+}
+
+// releaseReplacedEmail releases the address of before when after has
+// another one. An erased address (closed account) needs no release.
+func (h *UpdateProfileHandler) releaseReplacedEmail(ctx context.Context, meta Meta, before, after domain.Customer) error {
+	if before.EmailSecretID() == "" || before.EmailSecretID() == after.EmailSecretID() {
+		return nil
+	}
+	old, err := secrets.GetString(ctx, h.r.cfg.Secrets, before.EmailSecretID())
+	if errors.Is(err, secrets.ErrErased) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("update profile: read replaced e-mail: %w", err)
+	}
+	if _, err := release(ctx, h.r, meta, domain.ReservationEmail, EmailStream(old), after.ID(), "", h.r.now()); err != nil {
+		return fmt.Errorf("update profile: release replaced e-mail: %w", err)
+	}
+	return nil
 }
 
 func (h *UpdateProfileHandler) releaseQuietly(ctx context.Context, meta Meta, owner, email string) {
