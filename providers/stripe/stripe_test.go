@@ -287,3 +287,27 @@ func TestWebhookSenderPostsSignedEvents(t *testing.T) {
 		t.Fatalf("wrong secret: %v", err)
 	}
 }
+
+// FuzzVerify feeds arbitrary webhook bodies and signature headers to the
+// verifier: it must return an event only for a correct signature, and a
+// typed error otherwise, never panic.
+func FuzzVerify(f *testing.F) {
+	secret := "whsec_fuzz"
+	good, _ := stripe.NewEvent("evt_f", "invoice.paid", map[string]any{"id": "in_1", "object": "invoice"}, time.Unix(1_700_000_000, 0))
+	f.Add(good, "", false)
+	f.Add([]byte(`{"api_version":"2020-08-27"}`), "t=1,v1=00", true)
+	f.Add([]byte(`not json`), "t=abc,v1=zz,v0=1", false)
+	v := stripe.Verifier{Secret: secret, Tolerance: 100 * 365 * 24 * time.Hour}
+	f.Fuzz(func(t *testing.T, payload []byte, header string, sign bool) {
+		if sign {
+			header = stripe.SignatureHeader(payload, secret, time.Now())
+		}
+		_, err := v.Verify(payload, header)
+		if err == nil && !sign {
+			t.Fatalf("accepted a payload we did not sign: %q", header)
+		}
+		if err != nil && !sign && !errors.Is(err, stripe.ErrInvalidSignature) {
+			t.Fatalf("unsigned payload gave %v, want ErrInvalidSignature", err)
+		}
+	})
+}

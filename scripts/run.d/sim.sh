@@ -21,3 +21,19 @@ if [ -z "${HCLOUD_TOKEN:-}" ] && [ -z "${FLY_API_TOKEN:-}" ] && [ -z "${CLOUDFLA
 else
 	echo "provider credentials set: using the real Hetzner, Fly.io and Cloudflare APIs"
 fi
+
+# Stripe in sandbox mode: stripe-mock when installed (scripts/ci.d/providers.sh
+# installs it), else billing stays on the 14-day trial without checkout.
+if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
+	stripe_mock="$(command -v stripe-mock || true)"
+	[ -z "$stripe_mock" ] && [ -x "$(go env GOPATH 2>/dev/null)/bin/stripe-mock" ] && stripe_mock="$(go env GOPATH)/bin/stripe-mock"
+	if [ -n "$stripe_mock" ]; then
+		WEBHOST_SIM_STRIPE_ADDR="${WEBHOST_SIM_STRIPE_ADDR:-127.0.0.1:12111}"
+		"$stripe_mock" -http-addr "$WEBHOST_SIM_STRIPE_ADDR" >/dev/null 2>&1 &
+		pids+=($!)
+		export WEBHOST_SIM_STRIPE_URL="http://$WEBHOST_SIM_STRIPE_ADDR"
+		echo "sandbox mode: no STRIPE_SECRET_KEY; Stripe API simulated by stripe-mock at $WEBHOST_SIM_STRIPE_URL"
+	else
+		echo "sandbox mode: no STRIPE_SECRET_KEY and no stripe-mock (go install github.com/stripe/stripe-mock@latest); checkout disabled"
+	fi
+fi
