@@ -32,6 +32,10 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
 		"$stripe_mock" -http-addr "$WEBHOST_SIM_STRIPE_ADDR" >/dev/null 2>&1 &
 		pids+=($!)
 		export WEBHOST_SIM_STRIPE_URL="http://$WEBHOST_SIM_STRIPE_ADDR"
+		for _ in $(seq 1 100); do
+			curl -fsS -u sk_test_sandbox: "$WEBHOST_SIM_STRIPE_URL/v1/balance" >/dev/null 2>&1 && break
+			sleep 0.1
+		done
 		echo "sandbox mode: no STRIPE_SECRET_KEY; Stripe API simulated by stripe-mock at $WEBHOST_SIM_STRIPE_URL"
 	else
 		echo "sandbox mode: no STRIPE_SECRET_KEY and no stripe-mock (go install github.com/stripe/stripe-mock@latest); checkout disabled"
