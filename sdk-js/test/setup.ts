@@ -1,0 +1,2 @@
+// IndexedDB for Node (Dexie and y-indexeddb both use the global one).
+import "fake-indexeddb/auto";
