@@ -202,10 +202,10 @@ func (w *writer) writeAny(v Any) {
 			w.writeUint8(tagInteger)
 			w.writeVarInt(f)
 		case math.IsNaN(f):
-			// NaN is never a float32 (NaN !== NaN); V8 writes the
-			// canonical quiet NaN.
+			// NaN is never a float32 (NaN !== NaN). V8 keeps the NaN's
+			// bits through a read and a write, and so does Go.
 			w.writeUint8(tagFloat64)
-			w.writeFloat64(math.Float64frombits(0x7ff8000000000000))
+			w.writeFloat64(f)
 		case float64(float32(f)) == f:
 			w.writeUint8(tagFloat32)
 			w.writeFloat32(float32(f))
@@ -296,8 +296,8 @@ func (o *jsObject) fields() []Field {
 
 // arrayIndex reports whether key is a canonical array index ("0" to
 // "4294967294" without leading zeros), which JavaScript orders first.
-func arrayIndex(key string) (uint32, bool) {
-	if key == "" || len(key) > 10 || (len(key) > 1 && key[0] == '0') {
+func arrayIndex[S ~string | ~[]byte](key S) (uint32, bool) {
+	if len(key) == 0 || len(key) > 10 || (len(key) > 1 && key[0] == '0') {
 		return 0, false
 	}
 	var n uint64

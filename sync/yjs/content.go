@@ -30,10 +30,6 @@ type Content interface {
 	Len() uint64
 	// write writes the content from offset on, as yjs's content.write.
 	write(w *writer, offset uint64)
-	// sliceFrom returns the content from offset on, as the right part of
-	// yjs's content.splice (the receiver is not changed). ok is false for
-	// contents of length 1, which yjs cannot split.
-	sliceFrom(offset uint64) (right Content, ok bool)
 }
 
 // ContentDeleted is the content of a deleted item whose payload was
@@ -174,8 +170,12 @@ func (c *ContentString) write(w *writer, offset uint64) {
 		w.writeVarString(c.Str)
 		return
 	}
-	_, right := splitUTF16(c.Str, offset)
-	w.writeVarString(right)
+	_, rightStart, cut := splitUTF16(c.Str, offset)
+	if cut {
+		w.writeVarString(replacementChar + c.Str[rightStart:])
+		return
+	}
+	w.writeVarString(c.Str[rightStart:])
 }
 
 func (c *ContentEmbed) write(w *writer, _ uint64) { w.writeVarString(c.Embed) }
@@ -204,29 +204,6 @@ func (c *ContentDoc) write(w *writer, _ uint64) {
 	w.writeVarString(c.GUID)
 	w.writeAny(c.Opts)
 }
-
-func (c *ContentDeleted) sliceFrom(offset uint64) (Content, bool) {
-	return &ContentDeleted{Length: c.Length - min(offset, c.Length)}, true
-}
-
-func (c *ContentJSON) sliceFrom(offset uint64) (Content, bool) {
-	return &ContentJSON{Values: c.Values[min(offset, uint64(len(c.Values))):]}, true
-}
-
-func (c *ContentString) sliceFrom(offset uint64) (Content, bool) {
-	_, right := splitUTF16(c.Str, offset)
-	return &ContentString{Str: right}, true
-}
-
-func (c *ContentAny) sliceFrom(offset uint64) (Content, bool) {
-	return &ContentAny{Values: c.Values[min(offset, uint64(len(c.Values))):]}, true
-}
-
-func (*ContentBinary) sliceFrom(uint64) (Content, bool) { return nil, false }
-func (*ContentEmbed) sliceFrom(uint64) (Content, bool)  { return nil, false }
-func (*ContentFormat) sliceFrom(uint64) (Content, bool) { return nil, false }
-func (*ContentType) sliceFrom(uint64) (Content, bool)   { return nil, false }
-func (*ContentDoc) sliceFrom(uint64) (Content, bool)    { return nil, false }
 
 // readContent reads the content of type ref, as yjs's readItemContent.
 func (r *reader) readContent(ref ContentRef) (Content, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestHostileLengths gives the decoders headers that claim huge counts and
@@ -97,4 +98,41 @@ func TestDeepNesting(t *testing.T) {
 	if _, err := DecodeUpdate(append(deepJSON, 0)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("deep JSON: got %v, want ErrMalformed", err)
 	}
+}
+
+// TestCanonicalJSONAgreesWithNormalize checks the fast path: whenever
+// canonicalJSON accepts a text, normalizeJSON must return it unchanged.
+func TestCanonicalJSONAgreesWithNormalize(t *testing.T) {
+	texts := []string{
+		`null`, `true`, `false`, `0`, `-0`, `1`, `-1`, `1.5`, `1e21`, `1e+21`, `1e-7`, `0.000001`, `1E5`, `01`, `1.`, `.5`, `-`,
+		`""`, `"a"`, `"\""`, `"\\"`, `"\/"`, `"\n\t\r\b\f"`, `"\u0001"`, `"\ud800"`, `"é😀"`, "\"\u2028\"",
+		`[]`, `[1,2]`, `[1 ,2]`, `[1,]`, `{}`, `{"a":1}`, `{"a":1,"a":2}`, `{"b":1,"a":2}`, `{"1":1,"0":2}`, `{"0":1,"a":2}`,
+		`{"a":1,"0":2}`, `{"__proto__":1}`, `{"a":{"b":[{"c":null}]}}`, ` 1`, `1 `, `{"a" :1}`, `tru`, `nul`, `[`, `{"a":}`,
+		`123456789012345678901234567890`, `1.7976931348623157e+308`, `5e-324`, `100`, `1e2`, `-1.25`, `4294967295`,
+	}
+	for _, s := range texts {
+		if !canonicalJSON([]byte(s)) {
+			continue
+		}
+		norm, err := normalizeJSON(s)
+		if err != nil || norm != s {
+			t.Errorf("canonicalJSON accepts %q but normalizeJSON gives %q, %v", s, norm, err)
+		}
+	}
+}
+
+// FuzzCanonicalJSON requires canonicalJSON never to accept a text that
+// normalizeJSON rejects or rewrites.
+func FuzzCanonicalJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,"x",null]}`, `1e21`, `"\n"`, `{"1":0,"b":true}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) || !canonicalJSON([]byte(s)) {
+			return
+		}
+		if norm, err := normalizeJSON(s); err != nil || norm != s {
+			t.Fatalf("canonicalJSON accepts %q but normalizeJSON gives %q, %v", s, norm, err)
+		}
+	})
 }

@@ -396,7 +396,7 @@ func arrayIndexUTF16(k []uint16) (uint32, bool) {
 		}
 		b[i] = byte(c)
 	}
-	return arrayIndex(string(b))
+	return arrayIndex(b)
 }
 
 // writeJSONString quotes s as JSON.stringify does (well-formed stringify:

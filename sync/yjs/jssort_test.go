@@ -17,7 +17,7 @@ type sortElem struct {
 
 // yjsCompare is compareCursors on plain elements.
 func yjsCompare(x, y sortElem) int {
-	return compareCursors(&cursor{blocks: []*block{&x.b}}, &cursor{blocks: []*block{&y.b}})
+	return compareCursors(&cursor{sr: &structReader{curr: x.b}}, &cursor{sr: &structReader{curr: y.b}})
 }
 
 // TestJSSortMatchesV8 sorts arrays with yjs's inconsistent merge comparator

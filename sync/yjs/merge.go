@@ -57,24 +57,19 @@ func DecodeStateVector(stateVector []byte) (map[uint64]uint64, error) {
 // at the first Skip). Clients appear in update order. Errors wrap
 // ErrUnexpectedEnd or ErrMalformed.
 func EncodeStateVectorFromUpdate(update []byte) ([]byte, error) {
-	d, err := decodeBlocks(update)
-	if err != nil {
-		return nil, fmt.Errorf("state vector from update: %w", err)
-	}
-	return stateVectorFromBlocks(d.blocks), nil
-}
-
-func stateVectorFromBlocks(blocks []*block) []byte {
 	var body writer
 	size := uint64(0)
-	if len(blocks) > 0 {
-		currClient := blocks[0].client
-		stopCounting := blocks[0].clock != 0
+	sr := newStructReader(update)
+	if sr.next() {
+		first := &sr.curr
+		currClient := first.client
+		stopCounting := first.clock != 0
 		currClock := uint64(0)
 		if !stopCounting {
-			currClock = blocks[0].end()
+			currClock = first.end()
 		}
-		for _, b := range blocks {
+		for ok := true; ok; ok = sr.next() {
+			b := &sr.curr
 			if b.client != currClient {
 				if currClock != 0 {
 					size++
@@ -98,8 +93,12 @@ func stateVectorFromBlocks(blocks []*block) []byte {
 			body.writeVarUint(currClock)
 		}
 	}
+	// yjs reads the structs only; the delete set is not checked.
+	if sr.err != nil {
+		return nil, fmt.Errorf("state vector from update: %w", sr.err)
+	}
 	out := appendVarUint(make([]byte, 0, len(body.buf)+2), size)
-	return append(out, body.buf...)
+	return append(out, body.buf...), nil
 }
 
 // lazyWriter writes structs grouped by client, the way yjs's
@@ -163,18 +162,16 @@ func DiffUpdate(update, stateVector []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("diff update: state vector: %w", err)
 	}
-	d, err := decodeBlocks(update)
-	if err != nil {
-		return nil, fmt.Errorf("diff update: %w", err)
-	}
 	var lw lazyWriter
-	blocks := d.blocks
-	for i := 0; i < len(blocks); {
-		curr := blocks[i]
+	sr := newStructReader(update)
+	ok := sr.next()
+	for ok {
+		curr := &sr.curr
 		client := curr.client
 		svClock := sv[client]
 		if curr.kind == blockSkip {
-			i++
+			// The first written struct of a client is never a Skip.
+			ok = sr.next()
 			continue
 		}
 		if curr.end() > svClock {
@@ -183,39 +180,57 @@ func DiffUpdate(update, stateVector []byte) ([]byte, error) {
 				offset = svClock - curr.clock
 			}
 			lw.write(curr, offset)
-			i++
-			for i < len(blocks) && blocks[i].client == client {
-				lw.write(blocks[i], 0)
-				i++
+			for ok = sr.next(); ok && sr.curr.client == client; ok = sr.next() {
+				lw.write(&sr.curr, 0)
 			}
 		} else {
-			for i < len(blocks) && blocks[i].client == client && blocks[i].end() <= svClock {
-				i++
+			for ok = sr.next(); ok && sr.curr.client == client && sr.curr.end() <= svClock; ok = sr.next() {
 			}
 		}
 	}
+	ds, err := sr.finish()
+	if err != nil {
+		return nil, fmt.Errorf("diff update: %w", err)
+	}
 	out := &writer{buf: make([]byte, 0, len(update))}
 	lw.finish(out)
-	out.writeDeleteSet(d.ds)
+	out.writeDeleteSet(ds)
 	return out.buf, nil
 }
 
-// cursor walks the structs of one update, Skips left out.
+// cursor walks the structs of one update, Skips left out (yjs's
+// LazyStructReader with filterSkips).
 type cursor struct {
-	blocks []*block
-	i      int
+	sr   *structReader
+	done bool
 }
 
+func newCursor(update []byte) *cursor {
+	c := &cursor{sr: newStructReader(update)}
+	c.next()
+	return c
+}
+
+// curr is the current struct, nil once the update is exhausted (or failed:
+// the error is kept in c.sr.err).
 func (c *cursor) curr() *block {
-	if c.i < len(c.blocks) {
-		return c.blocks[c.i]
+	if c.done {
+		return nil
 	}
-	return nil
+	return &c.sr.curr
 }
 
+// next advances; the block curr returned before is overwritten.
 func (c *cursor) next() *block {
-	c.i++
-	return c.curr()
+	for {
+		if !c.sr.next() {
+			c.done = true
+			return nil
+		}
+		if c.sr.curr.kind != blockSkip {
+			return &c.sr.curr
+		}
+	}
 }
 
 // compareCursors is the order yjs's mergeUpdates sorts its decoders by:
@@ -246,27 +261,20 @@ func compareCursors(a, b *cursor) int {
 
 // sliceBlock returns the part of b from diff on, as yjs's sliceStruct: a
 // sliced Item gets the tick before the cut as its origin.
-func sliceBlock(b *block, diff uint64) (*block, error) {
-	out := &block{kind: b.kind, client: b.client, clock: b.clock + diff, length: b.length - diff}
+func sliceBlock(b *block, diff uint64) (block, error) {
+	out := *b
+	out.clock = b.clock + diff
+	out.length = b.length - diff
 	if b.kind != blockItem {
 		return out, nil
 	}
-	content, ok := b.item.Content.sliceFrom(diff)
+	content, ok := sliceContent(b.ref, b.content, diff)
 	if !ok {
-		return nil, &DecodeError{What: fmt.Sprintf("cannot split %T of item %d:%d", b.item.Content, b.client, b.clock), Err: ErrMalformed}
+		return block{}, &DecodeError{What: fmt.Sprintf("cannot split content %d of item %d:%d", b.ref, b.client, b.clock), Err: ErrMalformed}
 	}
-	origin := ID{Client: b.client, Clock: b.clock + diff - 1}
-	out.item = &Item{
-		ID:          ID{Client: b.client, Clock: b.clock + diff},
-		Origin:      &origin,
-		RightOrigin: b.item.RightOrigin,
-		Parent:      b.item.Parent,
-		ParentName:  b.item.ParentName,
-		ParentID:    b.item.ParentID,
-		ParentSub:   b.item.ParentSub,
-		Content:     content,
-	}
-	out.length = content.Len()
+	out.content = content
+	out.flags |= hasOrigin
+	out.origin = ID{Client: b.client, Clock: b.clock + diff - 1}
 	return out, nil
 }
 
@@ -293,26 +301,15 @@ func MergeUpdates(updates [][]byte) ([]byte, error) {
 		return slices.Clone(updates[0]), nil
 	}
 	cursors := make([]*cursor, 0, len(updates))
-	dss := make([]DeleteSet, 0, len(updates))
 	size := 0
-	for i, u := range updates {
-		d, err := decodeBlocks(u)
-		if err != nil {
-			return nil, fmt.Errorf("merge updates: update %d: %w", i, err)
-		}
-		blocks := d.blocks[:0:0]
-		for _, b := range d.blocks {
-			if b.kind != blockSkip {
-				blocks = append(blocks, b)
-			}
-		}
-		cursors = append(cursors, &cursor{blocks: blocks})
-		dss = append(dss, d.ds)
+	for _, u := range updates {
+		cursors = append(cursors, newCursor(u))
 		size += len(u)
 	}
 	var lw lazyWriter
-	var cur *block // yjs's currWrite
-	active := cursors
+	var cur block // yjs's currWrite, a copy: cursors reuse their blocks
+	hasCur := false
+	active := slices.Clone(cursors)
 	for {
 		// Drop exhausted cursors, then order by client (descending) and
 		// clock, exactly as yjs's filter + sort.
@@ -329,7 +326,7 @@ func MergeUpdates(updates [][]byte) ([]byte, error) {
 		}
 		cd := active[0]
 		firstClient := cd.curr().client
-		if cur != nil {
+		if hasCur {
 			curr := cd.curr()
 			iterated := false
 			// Skip what was written already; higher clients come first.
@@ -342,16 +339,16 @@ func MergeUpdates(updates [][]byte) ([]byte, error) {
 			}
 			switch {
 			case firstClient != cur.client:
-				lw.write(cur, 0)
-				cur = curr
+				lw.write(&cur, 0)
+				cur = *curr
 				cd.next()
 			case cur.end() < curr.clock:
 				// A gap: fill it with a Skip.
 				if cur.kind == blockSkip {
 					cur.length = curr.end() - cur.clock
 				} else {
-					lw.write(cur, 0)
-					cur = &block{kind: blockSkip, client: firstClient, clock: cur.end(), length: curr.clock - cur.end()}
+					lw.write(&cur, 0)
+					cur = block{kind: blockSkip, client: firstClient, clock: cur.end(), length: curr.clock - cur.end()}
 				}
 			default:
 				diff := cur.end() - curr.clock
@@ -364,26 +361,35 @@ func MergeUpdates(updates [][]byte) ([]byte, error) {
 						if err != nil {
 							return nil, fmt.Errorf("merge updates: %w", err)
 						}
-						curr = sliced
+						curr = &sliced
 					}
 				}
-				if !mergeBlocks(cur, curr) {
-					lw.write(cur, 0)
-					cur = curr
+				if !mergeBlocks(&cur, curr) {
+					lw.write(&cur, 0)
+					cur = *curr
 					cd.next()
 				}
 			}
 		} else {
-			cur = cd.curr()
+			cur = *cd.curr()
+			hasCur = true
 			cd.next()
 		}
 		for next := cd.curr(); next != nil && next.client == firstClient && next.clock == cur.end() && next.kind != blockSkip; next = cd.next() {
-			lw.write(cur, 0)
-			cur = next
+			lw.write(&cur, 0)
+			cur = *next
 		}
 	}
-	if cur != nil {
-		lw.write(cur, 0)
+	if hasCur {
+		lw.write(&cur, 0)
+	}
+	dss := make([]DeleteSet, 0, len(updates))
+	for i, c := range cursors {
+		ds, err := c.sr.finish()
+		if err != nil {
+			return nil, fmt.Errorf("merge updates: update %d: %w", i, err)
+		}
+		dss = append(dss, ds)
 	}
 	out := &writer{buf: make([]byte, 0, size)}
 	lw.finish(out)

@@ -1,6 +1,7 @@
 package yjs
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 )
@@ -119,146 +120,173 @@ const (
 	blockSkip
 )
 
-// block is the working form of a struct inside merge and diff: position
-// and length cached, and mutable the way yjs mutates structs while merging.
+// Flags of an item block.
+const (
+	hasOrigin uint8 = 1 << iota
+	hasRightOrigin
+	hasParentSub
+	parentIsItem // parent named by parentID, else by parentName
+)
+
+// block is the working form of a struct inside merge, diff and state
+// vectors: position and length decoded, content kept as its canonical
+// encoding (see scanContent), strings as sub-slices of the input. It is
+// mutable the way yjs mutates structs while merging.
 type block struct {
-	kind   blockKind
-	client uint64
-	clock  uint64
-	length uint64
-	item   *Item // blockItem only
+	kind        blockKind
+	ref         ContentRef
+	flags       uint8
+	client      uint64
+	clock       uint64
+	length      uint64
+	origin      ID
+	rightOrigin ID
+	parentID    ID
+	parentName  []byte
+	parentSub   []byte
+	content     []byte
 }
 
 func (b *block) end() uint64 { return b.clock + b.length }
 
-// decoded is an update read into blocks, with the delete set read after.
-type decoded struct {
-	blocks []*block
-	ds     DeleteSet
+// structReader reads the structs of a v1 update one at a time, like yjs's
+// LazyStructReader; after the last struct its reader is at the delete set.
+// Every count is checked against the remaining input before use.
+type structReader struct {
+	r          reader
+	numClients uint64 // client groups not started yet
+	numStructs uint64 // structs left in the current group
+	groupAt    int
+	client     uint64
+	clock      uint64
+	curr       block // valid after next returned true
+	err        error
 }
 
-// decodeBlocks reads all structs of a v1 update, then its delete set. Like
-// yjs it ignores bytes after the delete set.
-func decodeBlocks(update []byte) (*decoded, error) {
-	r := &reader{buf: update}
-	numClients, err := r.readVarUint("number of clients")
-	if err != nil {
-		return nil, err
+func newStructReader(update []byte) *structReader {
+	sr := &structReader{r: reader{buf: update}}
+	n, err := sr.r.readVarUint("number of clients")
+	if err == nil && n > uint64(sr.r.remaining()) {
+		err = sr.r.fail(0, "number of clients", ErrUnexpectedEnd)
 	}
-	if numClients > uint64(r.remaining()) {
-		return nil, r.fail(0, "number of clients", ErrUnexpectedEnd)
-	}
-	var blocks []*block
-	for range numClients {
-		at := r.pos
-		numStructs, err := r.readVarUint("number of structs")
-		if err != nil {
-			return nil, err
-		}
-		// Every struct takes at least one byte.
-		if numStructs > uint64(r.remaining()) {
-			return nil, r.fail(at, "number of structs", ErrUnexpectedEnd)
-		}
-		client, err := r.readVarUint("client")
-		if err != nil {
-			return nil, err
-		}
-		clock, err := r.readVarUint("clock")
-		if err != nil {
-			return nil, err
-		}
-		if blocks == nil {
-			blocks = make([]*block, 0, min(numStructs, 1024))
-		}
-		for range numStructs {
-			b, err := r.readStruct(client, clock)
-			if err != nil {
-				return nil, err
-			}
-			blocks = append(blocks, b)
-			clock += b.length
-			if clock > maxSafeInteger*2 {
-				return nil, r.fail(at, "clock out of range", ErrMalformed)
-			}
-		}
-	}
-	ds, err := r.readDeleteSet()
-	if err != nil {
-		return nil, err
-	}
-	return &decoded{blocks: blocks, ds: ds}, nil
+	sr.numClients, sr.err = n, err
+	return sr
 }
 
-func (r *reader) readStruct(client, clock uint64) (*block, error) {
+// next reads the next struct into sr.curr. It returns false at the end of
+// the structs or on an error (then sr.err is set).
+func (sr *structReader) next() bool {
+	if sr.err != nil {
+		return false
+	}
+	r := &sr.r
+	for sr.numStructs == 0 {
+		if sr.numClients == 0 {
+			return false
+		}
+		sr.numClients--
+		sr.groupAt = r.pos
+		n, err := r.readVarUint("number of structs")
+		if err == nil && n > uint64(r.remaining()) {
+			// Every struct takes at least one byte.
+			err = r.fail(sr.groupAt, "number of structs", ErrUnexpectedEnd)
+		}
+		if err == nil {
+			sr.client, err = r.readVarUint("client")
+		}
+		if err == nil {
+			sr.clock, err = r.readVarUint("clock")
+		}
+		if err != nil {
+			sr.err = err
+			return false
+		}
+		sr.numStructs = n
+	}
+	sr.numStructs--
+	sr.curr = block{client: sr.client, clock: sr.clock}
+	if err := r.readStruct(&sr.curr); err != nil {
+		sr.err = err
+		return false
+	}
+	sr.clock += sr.curr.length
+	if sr.clock > maxSafeInteger*2 {
+		sr.err = r.fail(sr.groupAt, "clock out of range", ErrMalformed)
+		return false
+	}
+	return true
+}
+
+// finish reads the delete set once all structs were read.
+func (sr *structReader) finish() (DeleteSet, error) {
+	if sr.err != nil {
+		return nil, sr.err
+	}
+	return sr.r.readDeleteSet()
+}
+
+// readStruct reads one struct into b, whose client and clock are set.
+func (r *reader) readStruct(b *block) error {
 	at := r.pos
 	info, err := r.readUint8("struct info")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case info == infoSkip:
-		n, err := r.readVarUint("skip length")
-		if err != nil {
-			return nil, err
-		}
-		return &block{kind: blockSkip, client: client, clock: clock, length: n}, nil
+		b.kind = blockSkip
+		b.length, err = r.readVarUint("skip length")
+		return err
 	case info&infoContentMask == infoGC:
-		n, err := r.readVarUint("gc length")
-		if err != nil {
-			return nil, err
-		}
-		return &block{kind: blockGC, client: client, clock: clock, length: n}, nil
+		b.kind = blockGC
+		b.length, err = r.readVarUint("gc length")
+		return err
 	}
-	it := &Item{ID: ID{Client: client, Clock: clock}}
+	b.kind = blockItem
 	if info&infoOrigin != 0 {
-		id, err := r.readID("origin")
-		if err != nil {
-			return nil, err
+		b.flags |= hasOrigin
+		if b.origin, err = r.readID("origin"); err != nil {
+			return err
 		}
-		it.Origin = &id
 	}
 	if info&infoRightOrigin != 0 {
-		id, err := r.readID("right origin")
-		if err != nil {
-			return nil, err
+		b.flags |= hasRightOrigin
+		if b.rightOrigin, err = r.readID("right origin"); err != nil {
+			return err
 		}
-		it.RightOrigin = &id
 	}
 	if info&(infoOrigin|infoRightOrigin) == 0 {
 		isKey, err := r.readVarUint("parent info")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if isKey == 1 {
-			it.Parent = ParentRoot
-			if it.ParentName, err = r.readVarString("parent name"); err != nil {
-				return nil, err
+			if b.parentName, _, err = r.readVarStringMin("parent name"); err != nil {
+				return err
 			}
 		} else {
-			it.Parent = ParentItem
-			if it.ParentID, err = r.readID("parent id"); err != nil {
-				return nil, err
+			b.flags |= parentIsItem
+			if b.parentID, err = r.readID("parent id"); err != nil {
+				return err
 			}
 		}
 		if info&infoParentSub != 0 {
-			sub, err := r.readVarString("parent sub")
-			if err != nil {
-				return nil, err
+			b.flags |= hasParentSub
+			if b.parentSub, _, err = r.readVarStringMin("parent sub"); err != nil {
+				return err
 			}
-			it.ParentSub = &sub
 		}
 	}
 	ref := ContentRef(info & infoContentMask)
 	if ref == infoSkip {
-		return nil, r.fail(at, "skip content in an item", ErrMalformed)
+		return r.fail(at, "skip content in an item", ErrMalformed)
 	}
 	if ref > RefDoc {
-		return nil, r.fail(at, "unknown content ref "+strconv.Itoa(int(ref)), ErrMalformed)
+		return r.fail(at, "unknown content ref "+strconv.Itoa(int(ref)), ErrMalformed)
 	}
-	if it.Content, err = r.readContent(ref); err != nil {
-		return nil, err
-	}
-	return &block{kind: blockItem, client: client, clock: clock, length: it.Content.Len(), item: it}, nil
+	b.ref = ref
+	b.length, b.content, err = r.scanContent(ref)
+	return err
 }
 
 func (r *reader) readID(what string) (ID, error) {
@@ -342,60 +370,125 @@ func (w *writer) writeDeleteSet(ds DeleteSet) {
 	}
 }
 
-// writeItem writes an item from offset on, as yjs's Item.write: a non-zero
-// offset turns the tick before it into the origin.
-func (w *writer) writeItem(it *Item, offset uint64) {
-	origin := it.Origin
-	if offset > 0 {
-		origin = &ID{Client: it.ID.Client, Clock: it.ID.Clock + offset - 1}
-	}
-	info := byte(it.Content.Ref()) & infoContentMask
-	if origin != nil {
+// itemHeader is what an Item writes before its content.
+type itemHeader struct {
+	ref         ContentRef
+	origin      *ID
+	rightOrigin *ID
+	parentIsID  bool
+	parentID    ID
+	parentName  string
+	parentSub   *string
+}
+
+// writeItemHeader writes the info byte, origins and (without origins) the
+// parent, as yjs's Item.write does before the content.
+func (w *writer) writeItemHeader(h *itemHeader) {
+	info := byte(h.ref) & infoContentMask
+	if h.origin != nil {
 		info |= infoOrigin
 	}
-	if it.RightOrigin != nil {
+	if h.rightOrigin != nil {
 		info |= infoRightOrigin
 	}
-	if it.ParentSub != nil {
+	if h.parentSub != nil {
 		info |= infoParentSub
 	}
 	w.writeUint8(info)
-	if origin != nil {
-		w.writeVarUint(origin.Client)
-		w.writeVarUint(origin.Clock)
+	if h.origin != nil {
+		w.writeVarUint(h.origin.Client)
+		w.writeVarUint(h.origin.Clock)
 	}
-	if it.RightOrigin != nil {
-		w.writeVarUint(it.RightOrigin.Client)
-		w.writeVarUint(it.RightOrigin.Clock)
+	if h.rightOrigin != nil {
+		w.writeVarUint(h.rightOrigin.Client)
+		w.writeVarUint(h.rightOrigin.Clock)
 	}
-	if origin == nil && it.RightOrigin == nil {
-		if it.Parent == ParentItem {
+	if h.origin == nil && h.rightOrigin == nil {
+		if h.parentIsID {
 			w.writeVarUint(0)
-			w.writeVarUint(it.ParentID.Client)
-			w.writeVarUint(it.ParentID.Clock)
+			w.writeVarUint(h.parentID.Client)
+			w.writeVarUint(h.parentID.Clock)
 		} else {
 			w.writeVarUint(1)
-			w.writeVarString(it.ParentName)
+			w.writeVarString(h.parentName)
 		}
-		if it.ParentSub != nil {
-			w.writeVarString(*it.ParentSub)
+		if h.parentSub != nil {
+			w.writeVarString(*h.parentSub)
 		}
 	}
-	it.Content.write(w, offset)
 }
 
-// writeBlock writes b from offset on.
+// writeItem writes a public Item whole.
+func (w *writer) writeItem(it *Item) {
+	w.writeItemHeader(&itemHeader{
+		ref:         it.Content.Ref(),
+		origin:      it.Origin,
+		rightOrigin: it.RightOrigin,
+		parentIsID:  it.Parent == ParentItem,
+		parentID:    it.ParentID,
+		parentName:  it.ParentName,
+		parentSub:   it.ParentSub,
+	})
+	it.Content.write(w, 0)
+}
+
+// writeBlock writes b from offset on, as yjs's struct.write(encoder,
+// offset): a non-zero offset turns the tick before it into the origin.
 func (w *writer) writeBlock(b *block, offset uint64) {
 	switch b.kind {
 	case blockGC:
 		w.writeUint8(infoGC)
 		w.writeVarUint(b.length - offset)
+		return
 	case blockSkip:
 		w.writeUint8(infoSkip)
 		w.writeVarUint(b.length - offset)
-	default:
-		w.writeItem(b.item, offset)
+		return
 	}
+	info := byte(b.ref) & infoContentMask
+	hasOrig := b.flags&hasOrigin != 0 || offset > 0
+	origin := b.origin
+	if offset > 0 {
+		origin = ID{Client: b.client, Clock: b.clock + offset - 1}
+	}
+	if hasOrig {
+		info |= infoOrigin
+	}
+	if b.flags&hasRightOrigin != 0 {
+		info |= infoRightOrigin
+	}
+	if b.flags&hasParentSub != 0 {
+		info |= infoParentSub
+	}
+	w.writeUint8(info)
+	if hasOrig {
+		w.writeVarUint(origin.Client)
+		w.writeVarUint(origin.Clock)
+	}
+	if b.flags&hasRightOrigin != 0 {
+		w.writeVarUint(b.rightOrigin.Client)
+		w.writeVarUint(b.rightOrigin.Clock)
+	}
+	if !hasOrig && b.flags&hasRightOrigin == 0 {
+		if b.flags&parentIsItem != 0 {
+			w.writeVarUint(0)
+			w.writeVarUint(b.parentID.Client)
+			w.writeVarUint(b.parentID.Clock)
+		} else {
+			w.writeVarUint(1)
+			w.writeVarBytes(b.parentName)
+		}
+		if b.flags&hasParentSub != 0 {
+			w.writeVarBytes(b.parentSub)
+		}
+	}
+	if offset > 0 {
+		if sliced, ok := sliceContent(b.ref, b.content, offset); ok {
+			w.buf = append(w.buf, sliced...)
+			return
+		}
+	}
+	w.buf = append(w.buf, b.content...)
 }
 
 // DecodeUpdate decodes a v1 update. Errors wrap ErrUnexpectedEnd or
@@ -403,27 +496,60 @@ func (w *writer) writeBlock(b *block, offset uint64) {
 // normalized as yjs normalizes them when it reads them, so Encode writes
 // what yjs would write for the same structs.
 func DecodeUpdate(update []byte) (*Update, error) {
-	d, err := decodeBlocks(update)
+	sr := newStructReader(update)
+	u := &Update{}
+	for sr.next() {
+		s, err := sr.curr.public()
+		if err != nil {
+			return nil, err
+		}
+		u.Structs = append(u.Structs, s)
+	}
+	ds, err := sr.finish()
 	if err != nil {
 		return nil, err
 	}
-	u := &Update{Structs: make([]Struct, 0, len(d.blocks)), DeleteSet: d.ds}
-	for _, b := range d.blocks {
-		u.Structs = append(u.Structs, b.public())
-	}
+	u.DeleteSet = ds
 	return u, nil
 }
 
-func (b *block) public() Struct {
+// public builds the exported form of b, reading its content into Content.
+func (b *block) public() (Struct, error) {
 	id := ID{Client: b.client, Clock: b.clock}
 	switch b.kind {
 	case blockGC:
-		return &GC{ID: id, Length: b.length}
+		return &GC{ID: id, Length: b.length}, nil
 	case blockSkip:
-		return &Skip{ID: id, Length: b.length}
-	default:
-		return b.item
+		return &Skip{ID: id, Length: b.length}, nil
 	}
+	it := &Item{ID: id}
+	if b.flags&hasOrigin != 0 {
+		origin := b.origin
+		it.Origin = &origin
+	}
+	if b.flags&hasRightOrigin != 0 {
+		right := b.rightOrigin
+		it.RightOrigin = &right
+	}
+	if b.flags&(hasOrigin|hasRightOrigin) == 0 {
+		if b.flags&parentIsItem != 0 {
+			it.Parent, it.ParentID = ParentItem, b.parentID
+		} else {
+			it.Parent, it.ParentName = ParentRoot, string(b.parentName)
+		}
+	}
+	if b.flags&hasParentSub != 0 {
+		sub := string(b.parentSub)
+		it.ParentSub = &sub
+	}
+	r := &reader{buf: b.content}
+	c, err := r.readContent(b.ref)
+	if err != nil {
+		// The canonical encoding was checked when it was scanned.
+		return nil, fmt.Errorf("yjs: re-reading content of %d:%d: %w", b.client, b.clock, err)
+	}
+	it.Content = c
+	return it, nil
 }
 
 // Encode writes u as a v1 update. Consecutive structs of one client whose
@@ -460,7 +586,7 @@ func (u *Update) Encode() []byte {
 				w.writeUint8(infoSkip)
 				w.writeVarUint(s.Length)
 			case *Item:
-				w.writeItem(s, 0)
+				w.writeItem(s)
 			}
 		}
 	}

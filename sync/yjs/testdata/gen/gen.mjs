@@ -285,6 +285,7 @@ const craftedUpdates = () => {
   add('json-legacy', raw(C, 0, [rootItem(2, jsonC(['1', '"a"', 'undefined', '{"x":[1,2,{"y":null}]}', 'true']))]))
   add('json-whitespace', raw(C, 0, [rootItem(2, jsonC([' 1 ', '{ "b" : 1, "a" : 2 }', '[ 1 , 2 ]', '1.0', '1e2', '-0', '"\\u0041\\u00e9"', '{"2":1,"1":2,"b":3}', '{"a":1,"a":2}', '1E400', '0.1e-7', '"\\ud800"', '"\\/"', '123456789012345678901234567890', '{"__proto__":1}']))]))
   add('any-numbers', raw(C, 0, [rootItem(8, anyC([rawAny([125, 0x40]), rawAny(f64(0.5)), rawAny(f64(2 ** 31)), rawAny(f64(1e300)), rawAny(f32(NaN)), rawAny(f64(NaN)), rawAny(f64(Infinity)), rawAny(f64(-Infinity)), rawAny(f32(1.5)), rawAny(f64(3)), rawAny([125, 0x80, 0x00]), rawAny([125, 0xff, 0xff, 0xff, 0xff, 0x07]), rawAny([122, 0, 0, 0, 0, 0, 0, 1, 0]), rawAny(f64(-0))]))]))
+  add('any-nan-payloads', raw(C, 0, [rootItem(8, anyC([rawAny([123, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1]), rawAny([123, 0xff, 0xf0, 0, 0, 0, 0, 0, 5]), rawAny([124, 0x7f, 0xc0, 0, 1]), rawAny([124, 0xff, 0x80, 0, 3]), rawAny([123, 0x41, 0xe0, 0, 0, 0, 0, 0, 0]), rawAny([124, 0x4f, 0, 0, 0])]))]))
   add('any-objects', raw(C, 0, [rootItem(8, anyC([rawAny([118, 3, 1, 98, 125, 1, 1, 49, 125, 2, 1, 48, 125, 3]), rawAny([118, 2, 1, 97, 125, 1, 1, 97, 125, 2]), rawAny([118, 2, 9, 95, 95, 112, 114, 111, 116, 111, 95, 95, 125, 1, 1, 120, 126]), rawAny([118, 2, 9, 95, 95, 112, 114, 111, 116, 111, 95, 95, 118, 0, 1, 120, 127]), rawAny([118, 1, 10, 52, 50, 57, 52, 57, 54, 55, 50, 57, 53, 125, 1]), rawAny([117, 2, 116, 2, 1, 2, 119, 0])]))]))
   add('doc-options', raw(C, 0, [
     rootItem(9, e => { vs(e, 'g1'); encoding.writeAny(e, { gc: false, autoLoad: true, meta: { a: 1 }, shouldLoad: true, extra: 5 }) }),
@@ -318,6 +319,7 @@ const craftedUpdates = () => {
   add('deleted-gc', raw(C, 0, [rootItem(1, e => vu(e, 5)), e => { u8(e, 0); vu(e, 3) }, e => { u8(e, 0xe0); vu(e, 2) }, originItem(4, C, 9, e => vs(e, 'after'))]))
   add('trailing-after-ds', raw(C, 0, [rootItem(4, e => vs(e, 'x'))], [], new Uint8Array([1, 2, 3, 255])))
   add('truncated', raw(C, 0, [rootItem(4, e => vs(e, 'xyz'))]).slice(0, 9))
+  add('truncated-delete-set', raw(C, 0, [rootItem(4, e => vs(e, 'xyz'))], [[C, [[0, 1], [2, 1]]]]).slice(0, 15))
   add('empty', new Uint8Array([0, 0]))
   return list
 }
