@@ -178,7 +178,8 @@ const session = (id, long = false) => {
   const clientIds = []
   for (let i = 0; i < nClients; i++) {
     const doc = new Y.Doc({ gc: chance(0.6) })
-    doc.clientID = chance(0.8) ? 1 + int(2 ** 32 - 1) : 1 + int(50)
+    // yjs picks 32-bit client IDs; other implementations may use up to 2^53.
+    doc.clientID = chance(0.8) ? 1 + int(2 ** 32 - 1) : chance(0.5) ? 1 + int(50) : 2 ** 32 + int(2 ** 53 - 2 ** 32)
     if (clientIds.includes(doc.clientID)) doc.clientID += 1000
     clientIds.push(doc.clientID)
     doc.on('update', u => { if (updates.length < maxUpdates) updates.push(u) })
@@ -321,6 +322,28 @@ const craftedUpdates = () => {
   add('truncated', raw(C, 0, [rootItem(4, e => vs(e, 'xyz'))]).slice(0, 9))
   add('truncated-delete-set', raw(C, 0, [rootItem(4, e => vs(e, 'xyz'))], [[C, [[0, 1], [2, 1]]]]).slice(0, 15))
   add('empty', new Uint8Array([0, 0]))
+  // Several groups per update: the same client twice (out of order, and
+  // with a gap), an empty group, a group starting with a Skip, and a
+  // delete set with unsorted, overlapping and empty ranges.
+  add('groups', (() => {
+    const e = enc()
+    const str = t => x => { u8(x, 4 | 0x80); vu(x, C); vu(x, 0); vs(x, t) }
+    vu(e, 5)
+    vu(e, 1); vu(e, C); vu(e, 6); str('late')(e)
+    vu(e, 0); vu(e, 9); vu(e, 0)
+    vu(e, 2); vu(e, 3); vu(e, 0); rootItem(4, x => vs(x, 'c3'))(e); str('x')(e)
+    vu(e, 2); vu(e, C); vu(e, 0); rootItem(4, x => vs(x, 'a😀b'))(e); u8(e, 0); vu(e, 1)
+    vu(e, 2); vu(e, 4); vu(e, 2); u8(e, 10); vu(e, 3); u8(e, 0); vu(e, 2)
+    vu(e, 3)
+    vu(e, C); vu(e, 4); vu(e, 5); vu(e, 2); vu(e, 0); vu(e, 3); vu(e, 4); vu(e, 0); vu(e, 1); vu(e, 2)
+    vu(e, 3); vu(e, 0)
+    vu(e, C); vu(e, 1); vu(e, 9); vu(e, 1)
+    return bytes(e)
+  })())
+  // Map entries with several values in one item: slicing keeps parentSub.
+  add('map-multi', raw(C, 0, [rootItem(8 | 0x20, e => { vs(e, 'k'); anyC([anyV(1), anyV('two'), anyV({ three: 3 }), anyV([4])])(e) }, 'map'), originItem(8 | 0x20, C, 3, anyC([anyV(5), anyV(6)]))]))
+  add('json-multi', raw(C, 0, [rootItem(2, jsonC(['1', '{"a":2}', 'undefined', '[3]', '"4"']))]))
+  add('deleted-multi', raw(C, 0, [rootItem(1, e => vu(e, 7)), originItem(1, C, 6, e => vu(e, 3))]))
   return list
 }
 
