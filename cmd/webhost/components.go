@@ -3,10 +3,14 @@ package main
 import (
 	"github.com/webhost-systems/webhost/eventstore/postgres"
 	"github.com/webhost-systems/webhost/internal/migrate"
+	"github.com/webhost-systems/webhost/projections"
+	"github.com/webhost-systems/webhost/secrets"
 )
 
 // allMigrations lists the components whose schemas `webhost migrate`
 // manages, in dependency order.
 var allMigrations = []migrate.Component{
 	postgres.Migrations,
+	secrets.Migrations,
+	projections.Migrations,
 }

@@ -35,11 +35,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the control plane (API, projections, processes)", runServe},
-		"migrate": {"apply database migrations", runMigrate},
-		"sync":    {"run the sync server (Yjs over WebSocket, row sync)", runSync},
-		"sim":     {"run the cloud provider simulators", runSim},
-		"version": {"print the version", runVersion},
+		"serve":       {"run the control plane (API, projections, processes)", runServe},
+		"migrate":     {"apply database migrations", runMigrate},
+		"sync":        {"run the sync server (Yjs over WebSocket, row sync)", runSync},
+		"sim":         {"run the cloud provider simulators", runSim},
+		"version":     {"print the version", runVersion},
+		"projections": {"rebuild [name] | verify the read models", runProjections},
+		"admin":       {"create-key: print a new operator API key", runAdmin},
 	}
 }
 
