@@ -486,6 +486,7 @@ func seedRows(tb testing.TB, pool *pgxpool.Pool, tenant, tbl string, count int) 
 	if err != nil {
 		tb.Fatalf("seed rows: %v", err)
 	}
+	settle(tb, pool)
 }
 
 // Case 8: a stale cursor (after tombstone cleanup) gives 410, and a full

@@ -154,12 +154,15 @@ func (h *hub) deliver(tenant string, sentAt time.Time) {
 // listen holds a dedicated connection that LISTENs on the notify channel
 // and reconnects with backoff. After a reconnect every local client is
 // poked, since notifications may have been missed.
-func (h *hub) listen(ctx context.Context, pool *pgxpool.Pool) {
+// ready is closed once LISTEN is established the first time.
+func (h *hub) listen(ctx context.Context, pool *pgxpool.Pool, ready chan<- struct{}) {
 	backoff := 50 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
 		err := h.listenOnce(ctx, pool, func() {
-			if !first {
+			if first {
+				close(ready)
+			} else {
 				h.deliver("", time.Now())
 			}
 			first = false

@@ -142,11 +142,25 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, auth syncauth.Auth
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
+	ready := make(chan struct{})
 	s.wg.Add(3)
-	go func() { defer s.wg.Done(); s.hub.listen(runCtx, pool) }()
+	go func() { defer s.wg.Done(); s.hub.listen(runCtx, pool, ready) }()
 	go func() { defer s.wg.Done(); s.hub.gate(runCtx) }()
 	go func() { defer s.wg.Done(); s.cleanupLoop(runCtx) }()
-	return s, nil
+	// Serve only once LISTEN is up, so that no commit after New returns
+	// can go unannounced to this node's live clients.
+	wait := time.NewTimer(30 * time.Second)
+	defer wait.Stop()
+	select {
+	case <-ready:
+		return s, nil
+	case <-ctx.Done():
+		_ = s.Close()
+		return nil, fmt.Errorf("rows: waiting for LISTEN: %w", ctx.Err())
+	case <-wait.C:
+		_ = s.Close()
+		return nil, errors.New("rows: LISTEN connection not established within 30 s")
+	}
 }
 
 // Mount registers the three endpoints on mux.
@@ -396,6 +410,19 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) (PushResponse, err
 		return PushResponse{}, err
 	}
 	resp := PushResponse{LastMID: last, Results: make([]PushResult, 0, len(req.Mutations))}
+	// One NOTIFY per push, after its commits, for the newest transaction
+	// that changed rows; it also runs when a later mutation fails.
+	var notifyXID uint64
+	defer func() {
+		if notifyXID == 0 {
+			return
+		}
+		if err := s.store.notify(context.WithoutCancel(r.Context()), conn, p.CustomerID, notifyXID); err != nil {
+			// The rows are committed; live clients catch up on their next
+			// periodic pull.
+			s.log.Warn("row sync: poke notification failed", "tenant", p.CustomerID, "err", err)
+		}
+	}()
 	for _, m := range req.Mutations {
 		if m.MID <= last {
 			resp.Results = append(resp.Results, PushResult{MID: m.MID, Status: StatusAlready})
@@ -415,6 +442,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) (PushResponse, err
 		}
 		if err != nil {
 			return PushResponse{}, err
+		}
+		if out.changed > 0 {
+			notifyXID = max(notifyXID, out.xid)
 		}
 		last = out.lastMID
 		resp.LastMID = out.lastMID

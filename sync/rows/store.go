@@ -40,7 +40,8 @@ type mutationOutcome struct {
 	status  string
 	reason  string
 	lastMID int64
-	changed int // rows written
+	changed int    // rows written
+	xid     uint64 // the transaction that recorded the mutation
 }
 
 // store is the PostgreSQL side of row sync.
@@ -114,18 +115,31 @@ func (s *store) applyOnce(ctx context.Context, conn *pgxpool.Conn, in mutationIn
 		}
 	}()
 
-	// One round trip: begin, make sure the client row exists, lock it.
+	// One round trip: begin, make sure the client row exists, lock it, and
+	// lock the mutation's rows (always in this order: client, then rows by
+	// key, so concurrent pushes cannot deadlock).
+	var pl *plan
+	if in.reject == "" {
+		pl = newPlan(m)
+	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(`INSERT INTO rowsync.clients (tenant, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, in.tenant, in.clientID)
 	b.Queue(`SELECT last_mid FROM rowsync.clients WHERE tenant = $1 AND client_id = $2 FOR UPDATE`, in.tenant, in.clientID)
+	if pl != nil {
+		pl.queueLock(b, in.tenant)
+	}
 	br := conn.SendBatch(ctx, b)
 	_, err1 := br.Exec()
 	_, err2 := br.Exec()
 	var last int64
 	err3 := br.QueryRow().Scan(&last)
-	if err := errors.Join(err1, err2, err3, br.Close()); err != nil {
-		return out, fmt.Errorf("rows: lock client: %w", err)
+	var err4 error
+	if pl != nil && err3 == nil {
+		err4 = pl.scanLocked(br)
+	}
+	if err := errors.Join(err1, err2, err3, err4, br.Close()); err != nil {
+		return out, fmt.Errorf("rows: lock client and rows: %w", err)
 	}
 	if m.MID <= last {
 		return mutationOutcome{status: StatusAlready, lastMID: last}, nil
@@ -137,14 +151,11 @@ func (s *store) applyOnce(ctx context.Context, conn *pgxpool.Conn, in mutationIn
 	reason := in.reject
 	var writes []rowWrite
 	var deltas map[string]int64
-	if reason == "" {
-		writes, deltas, reason, err = s.computeWrites(ctx, conn, in)
-		if err != nil {
-			return out, err
-		}
+	if pl != nil {
+		writes, deltas, reason = s.computeWrites(in.mutation, pl)
 	}
 	if reason == "" {
-		reason, err = s.checkRowLimits(ctx, in.tenant, deltas)
+		reason, err = s.checkRowLimits(ctx, conn, in.tenant, deltas)
 		if err != nil {
 			return out, err
 		}
@@ -167,18 +178,25 @@ func (s *store) applyOnce(ctx context.Context, conn *pgxpool.Conn, in mutationIn
 		in.tenant, in.clientID, m.MID, status, reasonArg, m.TS, s.cfg.Now())
 	b.Queue(`UPDATE rowsync.clients SET last_mid = $3, xid = pg_current_xact_id(), updated_at = $4 WHERE tenant = $1 AND client_id = $2`,
 		in.tenant, in.clientID, m.MID, s.cfg.Now())
-	if len(writes) > 0 {
-		b.Queue(`SELECT pg_notify($1, pg_current_xact_id()::text || ' ' || $2::text || ' ' || $3::text)`,
-			s.channel, strconv.FormatInt(time.Now().UnixNano(), 10), in.tenant) // wall clock: it times push→poke latency
-	}
+	// The NOTIFY is sent after COMMIT (see notify): inside the transaction
+	// it would serialize every commit, fsync included, on the notify queue
+	// lock. The transaction's xid tells the listeners when it is visible.
+	b.Queue(`SELECT pg_current_xact_id()::text`)
 	if s.beforeCommit == nil {
 		b.Queue("COMMIT")
 	}
 	br = conn.SendBatch(ctx, b)
 	// Statements after a failed one are skipped by the server up to the
 	// batch's end, so a failed upsert never reaches COMMIT.
+	var xidText string
 	for i := 0; i < b.Len(); i++ {
-		if _, err := br.Exec(); err != nil {
+		var err error
+		if i == b.Len()-1-boolInt(s.beforeCommit == nil) {
+			err = br.QueryRow().Scan(&xidText)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			_ = br.Close()
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == sqlstateRetry {
@@ -198,7 +216,30 @@ func (s *store) applyOnce(ctx context.Context, conn *pgxpool.Conn, in mutationIn
 	}
 	committed = true
 	s.addCounts(in.tenant, deltas)
-	return mutationOutcome{status: status, reason: reason, lastMID: m.MID, changed: len(writes)}, nil
+	xid, err := strconv.ParseUint(xidText, 10, 64)
+	if err != nil {
+		return out, fmt.Errorf("rows: parse xid %q: %w", xidText, err)
+	}
+	return mutationOutcome{status: status, reason: reason, lastMID: m.MID, changed: len(writes), xid: xid}, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// notify tells every node's listeners that tenant's rows changed in
+// transactions up to xid. It runs after the commits it announces; a node
+// pokes its live clients once xid is below the visibility horizon.
+func (s *store) notify(ctx context.Context, conn *pgxpool.Conn, tenant string, xid uint64) error {
+	// The wall-clock send time lets listeners time push→poke latency.
+	payload := strconv.FormatUint(xid, 10) + " " + strconv.FormatInt(time.Now().UnixNano(), 10) + " " + tenant
+	if _, err := conn.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, payload); err != nil {
+		return fmt.Errorf("rows: notify: %w", err)
+	}
+	return nil
 }
 
 // sqlstateRetry is raised by rowsync.expect_rows when an upsert wrote fewer
@@ -213,82 +254,102 @@ type rowWrite struct {
 	version int64
 }
 
-// computeWrites locks the mutation's rows, applies its ops in order and
-// returns the rows to write, the change of live rows per table, or a
-// rejection reason.
-func (s *store) computeWrites(ctx context.Context, conn *pgxpool.Conn, in mutationInput) ([]rowWrite, map[string]int64, string, error) {
-	type rowKey struct{ tbl, pk string }
-	states := map[rowKey]*rowState{}
-	wasLive := map[rowKey]bool{}
-	var order []rowKey
-	tbls := make([]string, 0, len(in.mutation.Ops))
-	pks := make([]string, 0, len(in.mutation.Ops))
-	for _, op := range in.mutation.Ops {
+// rowKey names a row within a tenant.
+type rowKey struct{ tbl, pk string }
+
+// plan holds the rows a mutation touches, as locked and read.
+type plan struct {
+	states  map[rowKey]*rowState
+	wasLive map[rowKey]bool
+	order   []rowKey
+	tbls    []string
+	pks     []string
+}
+
+func newPlan(m Mutation) *plan {
+	p := &plan{states: map[rowKey]*rowState{}, wasLive: map[rowKey]bool{}}
+	for _, op := range m.Ops {
 		k := rowKey{op.Table, op.Key}
-		if _, ok := states[k]; ok {
+		if _, ok := p.states[k]; ok {
 			continue
 		}
-		states[k] = &rowState{}
-		order = append(order, k)
-		tbls = append(tbls, op.Table)
-		pks = append(pks, op.Key)
+		p.states[k] = &rowState{}
+		p.order = append(p.order, k)
+		p.tbls = append(p.tbls, op.Table)
+		p.pks = append(p.pks, op.Key)
 	}
-	rows, err := conn.Query(ctx, `
+	return p
+}
+
+// queueLock reads and locks the stored rows (live or tombstones) in key
+// order.
+func (p *plan) queueLock(b *pgx.Batch, tenant string) {
+	b.Queue(`
 		SELECT r.tbl, r.pk, r.value, r.deleted, r.version
 		FROM rowsync.rows r
 		JOIN unnest($2::text[], $3::text[]) AS k(tbl, pk) ON r.tbl = k.tbl AND r.pk = k.pk
 		WHERE r.tenant = $1
 		ORDER BY r.tbl, r.pk
-		FOR UPDATE OF r`, in.tenant, tbls, pks)
+		FOR UPDATE OF r`, tenant, p.tbls, p.pks)
+}
+
+func (p *plan) scanLocked(br pgx.BatchResults) error {
+	rows, err := br.Query()
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("rows: lock rows: %w", err)
+		return err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var k rowKey
 		var value []byte
 		var st rowState
 		if err := rows.Scan(&k.tbl, &k.pk, &value, &st.deleted, &st.version); err != nil {
-			rows.Close()
-			return nil, nil, "", fmt.Errorf("rows: scan row: %w", err)
+			return fmt.Errorf("scan row: %w", err)
 		}
 		st.exists = true
 		if value != nil {
 			st.value = json.RawMessage(value)
 		}
-		*states[k] = st
-		wasLive[k] = !st.deleted
+		if dst, ok := p.states[k]; ok {
+			*dst = st
+			p.wasLive[k] = !st.deleted
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, "", fmt.Errorf("rows: lock rows: %w", err)
-	}
-	for _, op := range in.mutation.Ops {
-		st := states[rowKey{op.Table, op.Key}]
+	return rows.Err()
+}
+
+// computeWrites applies the mutation's ops in order to the locked rows and
+// returns the rows to write and the change of live rows per table, or a
+// rejection reason.
+func (s *store) computeWrites(m Mutation, p *plan) ([]rowWrite, map[string]int64, string) {
+	for _, op := range m.Ops {
+		st := p.states[rowKey{op.Table, op.Key}]
 		if _, err := applyOp(st, op); err != nil {
-			return nil, nil, fmt.Sprintf("invalid_patch: %s/%s: %v", op.Table, op.Key, err), nil
+			return nil, nil, fmt.Sprintf("invalid_patch: %s/%s: %v", op.Table, op.Key, err)
 		}
 	}
 	var writes []rowWrite
 	deltas := map[string]int64{}
-	for _, k := range order {
-		st := states[k]
+	for _, k := range p.order {
+		st := p.states[k]
 		if !st.changed {
 			continue
 		}
 		if len(st.value) > s.cfg.MaxValueBytes {
-			return nil, nil, fmt.Sprintf("value_too_large: %s/%s is %d bytes, the limit is %d", k.tbl, k.pk, len(st.value), s.cfg.MaxValueBytes), nil
+			return nil, nil, fmt.Sprintf("value_too_large: %s/%s is %d bytes, the limit is %d", k.tbl, k.pk, len(st.value), s.cfg.MaxValueBytes)
 		}
 		isLive := !st.deleted
 		switch {
-		case isLive && !wasLive[k]:
+		case isLive && !p.wasLive[k]:
 			deltas[k.tbl]++
-		case !isLive && wasLive[k]:
+		case !isLive && p.wasLive[k]:
 			deltas[k.tbl]--
 		}
 		// A row's version moves once per mutation that changes it; a
 		// missing row starts at 1, a tombstone continues its count.
 		writes = append(writes, rowWrite{tbl: k.tbl, pk: k.pk, value: st.value, deleted: st.deleted, version: st.version + 1})
 	}
-	return writes, deltas, "", nil
+	return writes, deltas, ""
 }
 
 func queueUpsert(b *pgx.Batch, tenant string, writes []rowWrite, now time.Time) {
@@ -328,12 +389,12 @@ func queueUpsert(b *pgx.Batch, tenant string, writes []rowWrite, now time.Time) 
 
 // checkRowLimits returns a rejection reason when a mutation would push a
 // table over MaxRowsPerTable.
-func (s *store) checkRowLimits(ctx context.Context, tenant string, deltas map[string]int64) (string, error) {
+func (s *store) checkRowLimits(ctx context.Context, conn *pgxpool.Conn, tenant string, deltas map[string]int64) (string, error) {
 	for tbl, d := range deltas {
 		if d <= 0 {
 			continue
 		}
-		live, err := s.liveRows(ctx, tenant, tbl)
+		live, err := s.liveRows(ctx, conn, tenant, tbl)
 		if err != nil {
 			return "", err
 		}
@@ -344,7 +405,9 @@ func (s *store) checkRowLimits(ctx context.Context, tenant string, deltas map[st
 	return "", nil
 }
 
-func (s *store) liveRows(ctx context.Context, tenant, tbl string) (int64, error) {
+// liveRows counts on the push's own connection: taking a second one from
+// the pool while holding the first could starve the pool.
+func (s *store) liveRows(ctx context.Context, conn *pgxpool.Conn, tenant, tbl string) (int64, error) {
 	key := [2]string{tenant, tbl}
 	now := s.cfg.Now()
 	s.countsMu.Lock()
@@ -356,7 +419,7 @@ func (s *store) liveRows(ctx context.Context, tenant, tbl string) (int64, error)
 	}
 	s.countsMu.Unlock()
 	var live int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM rowsync.rows WHERE tenant = $1 AND tbl = $2 AND NOT deleted`, tenant, tbl).Scan(&live); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM rowsync.rows WHERE tenant = $1 AND tbl = $2 AND NOT deleted`, tenant, tbl).Scan(&live); err != nil {
 		return 0, fmt.Errorf("rows: count rows of %q: %w", tbl, err)
 	}
 	s.countsMu.Lock()
