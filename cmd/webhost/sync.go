@@ -59,7 +59,7 @@ func (m *SyncMain) ParseFlags(args []string) error {
 	maxMsg := fs.Int64("max-message-bytes", env.int64("WEBHOST_SYNC_MAX_MESSAGE_BYTES", 8<<20), "largest WebSocket message accepted (WEBHOST_SYNC_MAX_MESSAGE_BYTES)")
 	rateLimit := fs.Float64("messages-per-second", env.float("WEBHOST_SYNC_MESSAGES_PER_SECOND", 200), "per-connection message rate limit (WEBHOST_SYNC_MESSAGES_PER_SECOND)")
 	maxConns := fs.Int("max-conns-per-doc", int(env.int64("WEBHOST_SYNC_MAX_CONNS_PER_DOC", 1000)), "connections per document and node (WEBHOST_SYNC_MAX_CONNS_PER_DOC)")
-	compactRows := fs.Int("compact-rows", int(env.int64("WEBHOST_SYNC_COMPACT_ROWS", 500)), "log rows that trigger a compaction (WEBHOST_SYNC_COMPACT_ROWS)")
+	compactRows := fs.Int("compact-rows", int(env.int64("WEBHOST_SYNC_COMPACT_ROWS", 2000)), "log rows that trigger a compaction (WEBHOST_SYNC_COMPACT_ROWS)")
 	idle := fs.Duration("idle-timeout", env.duration("WEBHOST_SYNC_IDLE_TIMEOUT", 30*time.Second), "unload documents idle this long (WEBHOST_SYNC_IDLE_TIMEOUT)")
 	if err := errors.Join(env.errs...); err != nil {
 		return err

@@ -71,7 +71,7 @@ type Config struct {
 	AppendQueue int
 
 	// CompactRows and CompactBytes trigger a compaction of a document whose
-	// log grew past either (default 500 rows, 1 MiB).
+	// log grew past either (default 2000 rows, 4 MiB).
 	CompactRows  int
 	CompactBytes int
 	// CompactMinAge keeps log rows younger than this out of a compaction, so
@@ -121,8 +121,8 @@ func (c *Config) setDefaults() error {
 	setDefault(&c.GroupCommitWindow, time.Millisecond)
 	setDefault(&c.MaxBatchRows, maxBatchRows)
 	setDefault(&c.AppendQueue, 4096)
-	setDefault(&c.CompactRows, 500)
-	setDefault(&c.CompactBytes, 1<<20)
+	setDefault(&c.CompactRows, 2000)
+	setDefault(&c.CompactBytes, 4<<20)
 	setDefault(&c.CompactMinAge, 2*time.Second)
 	setDefault(&c.MergePendingBytes, 256<<10)
 	setDefault(&c.IdleTimeout, 30*time.Second)
