@@ -219,6 +219,12 @@ export class WebHostClient {
         db.close();
       },
     };
+    // A key the server refuses stops documents too: no reconnect attempts.
+    status.subscribe((s) => {
+      if (s.phase === "error" && (s.error?.code === "unauthorized" || s.error?.code === "forbidden")) {
+        for (const d of docs.values()) if (d.provider.shouldConnect) d.provider.disconnect();
+      }
+    });
     // Browsers: follow the network for documents too (y-websocket only reconnects after a close).
     if (inBrowser) {
       const g = globalThis as unknown as { addEventListener: (t: string, f: () => void) => void };

@@ -257,6 +257,7 @@ export class RowSync {
     if (this.#running) return;
     this.#running = true;
     let backoff = this.#o.timing.minBackoffMs;
+    let confirmDelay = 10;
     try {
       while (!this.#closed && !this.#fatal) {
         if (!this.#wake || this.#paused) {
@@ -271,6 +272,19 @@ export class RowSync {
           await this.#push();
           await this.#pull();
           backoff = this.#o.timing.minBackoffMs;
+          if (this.#closed || this.#paused) continue;
+          // Pushed but not yet confirmed by a pull (the server's visibility
+          // horizon lags the commit while older transactions run): the round
+          // is not done. The server pokes once the commit is visible; poll
+          // too, in case the poke is lost.
+          const unconfirmed = await this.#o.db.table(OUTBOX_TABLE).where("mid").belowOrEqual(this.#ackedMid).count();
+          if (unconfirmed > 0) {
+            clearTimeout(this.#retryTimer);
+            this.#retryTimer = setTimeout(() => this.wake(), confirmDelay);
+            confirmDelay = Math.min(confirmDelay * 2, 1000);
+            continue;
+          }
+          confirmDelay = 10;
           if (!this.#wake) this.#setStatus({ phase: "synced", lastSyncedAt: new Date() });
           this.#finishRound(round);
         } catch (err) {
