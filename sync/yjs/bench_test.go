@@ -75,7 +75,24 @@ func loadBenchInputs(b *testing.B) []benchInput {
 		if err != nil {
 			b.Fatal(err)
 		}
+		typing := typingSession(b, 2000, 3)
+		typed, err := MergeUpdates(typing)
+		if err != nil {
+			b.Fatal(err)
+		}
+		snapshot, err := MergeUpdates(typing[:1900])
+		if err != nil {
+			b.Fatal(err)
+		}
+		snapSV, err := EncodeStateVectorFromUpdate(snapshot)
+		if err != nil {
+			b.Fatal(err)
+		}
 		benchInputs = []benchInput{
+			{name: "merge/typing=2000", op: "merge", inputs: typing},
+			{name: "merge/snapshot+100", op: "merge", inputs: append([][]byte{snapshot}, typing[1900:]...)},
+			{name: "diff/typing-doc", op: "diff", inputs: [][]byte{typed, snapSV}},
+			{name: "sv/typing-doc", op: "sv", inputs: [][]byte{typed}},
 			{name: fmt.Sprintf("merge/updates=%d", len(compaction)), op: "merge", inputs: compaction},
 			{name: "merge/updates=2", op: "merge", inputs: [][]byte{prev, last}},
 			{name: "diff/sync-step2", op: "diff", inputs: [][]byte{merged, halfSV}},
@@ -208,4 +225,33 @@ func BenchmarkUpdates(b *testing.B) {
 			}
 		})
 	}
+}
+
+// typingSession builds n small updates as clients typing produce them:
+// each inserts a few characters (sometimes outside the BMP) after its own
+// previous ones, and every tenth update deletes a range.
+func typingSession(b *testing.B, n, clients int) [][]byte {
+	b.Helper()
+	pieces := []string{"a", "bc", "é", "😀", " ", "xyz", "中"}
+	clocks := make([]uint64, clients)
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		c := i % clients
+		client := uint64(1000 + c*7919)
+		u := &Update{DeleteSet: DeleteSet{}}
+		if i%10 == 9 && clocks[c] > 4 {
+			u.DeleteSet[client] = []DeleteRange{{Clock: clocks[c] - 4, Len: 2}}
+		} else {
+			it := &Item{ID: ID{Client: client, Clock: clocks[c]}, Content: &ContentString{Str: pieces[(i*7+c)%len(pieces)]}}
+			if clocks[c] == 0 {
+				it.Parent, it.ParentName = ParentRoot, "text"
+			} else {
+				it.Origin = &ID{Client: client, Clock: clocks[c] - 1}
+			}
+			u.Structs = []Struct{it}
+			clocks[c] += it.Len()
+		}
+		out = append(out, u.Encode())
+	}
+	return out
 }

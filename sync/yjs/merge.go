@@ -205,12 +205,6 @@ type cursor struct {
 	done bool
 }
 
-func newCursor(update []byte) *cursor {
-	c := &cursor{sr: newStructReader(update)}
-	c.next()
-	return c
-}
-
 // curr is the current struct, nil once the update is exhausted (or failed:
 // the error is kept in c.sr.err).
 func (c *cursor) curr() *block {
@@ -259,6 +253,82 @@ func compareCursors(a, b *cursor) int {
 	return 1
 }
 
+// cursorOrder keeps the merge's cursors in the order yjs's filter + sort
+// leaves its decoders in after each step.
+//
+// Between two steps only the first cursor moves. When no two cursors sit
+// on the same ID with different struct kinds, the comparator is a strict
+// weak order on them; V8's sort, being stable, then leaves the already
+// sorted rest in place and puts the moved cursor before any equal one, so
+// a binary search and one move give V8's result. Otherwise (an Item and a
+// GC at one ID, where yjs's comparator contradicts itself) the full V8
+// sort runs.
+type cursorOrder struct {
+	active     []*cursor
+	started    bool
+	consistent bool // active is sorted by key with no Item/GC pair on one ID
+}
+
+func cursorKeyCompare(x, y *block) int {
+	switch {
+	case x.client != y.client:
+		if y.client < x.client {
+			return -1
+		}
+		return 1
+	case x.clock < y.clock:
+		return -1
+	case x.clock > y.clock:
+		return 1
+	}
+	return 0
+}
+
+func (o *cursorOrder) next() []*cursor {
+	if o.started && o.consistent && len(o.active) > 0 {
+		first := o.active[0]
+		rest := o.active[1:]
+		if first.curr() == nil {
+			o.active = rest
+			return o.active
+		}
+		x := first.curr()
+		pos, _ := slices.BinarySearchFunc(rest, x, func(c *cursor, x *block) int {
+			return cursorKeyCompare(c.curr(), x)
+		})
+		tie := false
+		for i := pos; i < len(rest) && cursorKeyCompare(rest[i].curr(), x) == 0; i++ {
+			if rest[i].curr().kind != x.kind {
+				tie = true
+				break
+			}
+		}
+		if !tie {
+			copy(o.active, rest[:pos])
+			o.active[pos] = first
+			return o.active
+		}
+	}
+	o.started = true
+	kept := o.active[:0]
+	for _, c := range o.active {
+		if c.curr() != nil {
+			kept = append(kept, c)
+		}
+	}
+	o.active = kept
+	jsSort(o.active, compareCursors)
+	o.consistent = true
+	for i := 1; i < len(o.active); i++ {
+		prev, cur := o.active[i-1].curr(), o.active[i].curr()
+		if c := cursorKeyCompare(prev, cur); c > 0 || (c == 0 && prev.kind != cur.kind) {
+			o.consistent = false
+			break
+		}
+	}
+	return o.active
+}
+
 // sliceBlock returns the part of b from diff on, as yjs's sliceStruct: a
 // sliced Item gets the tick before the cut as its origin.
 func sliceBlock(b *block, diff uint64) (block, error) {
@@ -300,27 +370,26 @@ func MergeUpdates(updates [][]byte) ([]byte, error) {
 		// yjs returns a single update as it is, without reading it.
 		return slices.Clone(updates[0]), nil
 	}
-	cursors := make([]*cursor, 0, len(updates))
+	// One allocation for all readers and cursors.
+	readers := make([]structReader, len(updates))
+	store := make([]cursor, len(updates))
+	cursors := make([]*cursor, len(updates))
 	size := 0
-	for _, u := range updates {
-		cursors = append(cursors, newCursor(u))
+	for i, u := range updates {
+		readers[i].init(u)
+		store[i] = cursor{sr: &readers[i]}
+		store[i].next()
+		cursors[i] = &store[i]
 		size += len(u)
 	}
-	var lw lazyWriter
+	lw := lazyWriter{data: make([]byte, 0, size)}
 	var cur block // yjs's currWrite, a copy: cursors reuse their blocks
 	hasCur := false
-	active := slices.Clone(cursors)
+	order := cursorOrder{active: slices.Clone(cursors)}
 	for {
 		// Drop exhausted cursors, then order by client (descending) and
 		// clock, exactly as yjs's filter + sort.
-		kept := active[:0]
-		for _, c := range active {
-			if c.curr() != nil {
-				kept = append(kept, c)
-			}
-		}
-		active = kept
-		jsSort(active, compareCursors)
+		active := order.next()
 		if len(active) == 0 {
 			break
 		}

@@ -164,13 +164,18 @@ type structReader struct {
 }
 
 func newStructReader(update []byte) *structReader {
-	sr := &structReader{r: reader{buf: update}}
+	sr := &structReader{}
+	sr.init(update)
+	return sr
+}
+
+func (sr *structReader) init(update []byte) {
+	sr.r = reader{buf: update}
 	n, err := sr.r.readVarUint("number of clients")
 	if err == nil && n > uint64(sr.r.remaining()) {
 		err = sr.r.fail(0, "number of clients", ErrUnexpectedEnd)
 	}
 	sr.numClients, sr.err = n, err
-	return sr
 }
 
 // next reads the next struct into sr.curr. It returns false at the end of
@@ -312,7 +317,7 @@ func (r *reader) readDeleteSet() (DeleteSet, error) {
 	if n > uint64(r.remaining()) {
 		return nil, r.fail(at, "delete set size", ErrUnexpectedEnd)
 	}
-	ds := DeleteSet{}
+	var ds DeleteSet // nil while empty: most updates have no deletions
 	for range n {
 		client, err := r.readVarUint("delete set client")
 		if err != nil {
@@ -329,6 +334,9 @@ func (r *reader) readDeleteSet() (DeleteSet, error) {
 		}
 		if count == 0 {
 			continue
+		}
+		if ds == nil {
+			ds = DeleteSet{}
 		}
 		ranges, seen := ds[client]
 		if !seen {
@@ -508,6 +516,9 @@ func DecodeUpdate(update []byte) (*Update, error) {
 	ds, err := sr.finish()
 	if err != nil {
 		return nil, err
+	}
+	if ds == nil {
+		ds = DeleteSet{}
 	}
 	u.DeleteSet = ds
 	return u, nil
