@@ -31,7 +31,7 @@ type env struct {
 	cmds  *commands.Handlers
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.MustPool(t)

@@ -24,13 +24,13 @@ import (
 )
 
 type e2e struct {
-	t      *testing.T
+	t      testing.TB
 	m      *ServeMain
 	dsn    string
 	client *http.Client
 }
 
-func startServe(t *testing.T, rate float64, burst int) *e2e {
+func startServe(t testing.TB, rate float64, burst int) *e2e {
 	t.Helper()
 	dsn := pgtest.MustCreateDatabase(t)
 	m := &ServeMain{Addr: "127.0.0.1:0", DatabaseURL: dsn, Logger: slog.New(slog.DiscardHandler), RateLimit: rate, RateBurst: burst,
