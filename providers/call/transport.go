@@ -121,3 +121,12 @@ func (e *TransportError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the cause.
 func (e *TransportError) Unwrap() error { return e.Err }
+
+// Redact shows whether a secret is set without showing it, for String and
+// LogValue methods of adapter configs.
+func Redact(secret string) string {
+	if secret == "" {
+		return "(unset)"
+	}
+	return "(redacted)"
+}

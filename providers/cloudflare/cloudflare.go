@@ -282,3 +282,11 @@ func (c *Client) DeleteRecord(ctx context.Context, name, recordType string) erro
 		return err
 	})
 }
+
+// String describes the configuration with the token redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("cloudflare.Config{Token:%s ZoneID:%s BaseDomain:%s BaseURL:%s}", call.Redact(c.Token), c.ZoneID, c.BaseDomain, c.BaseURL)
+}
+
+// LogValue implements slog.LogValuer with the token redacted.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }

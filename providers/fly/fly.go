@@ -544,3 +544,11 @@ func (c *Client) DeleteApp(ctx context.Context, name string) error {
 		return err
 	})
 }
+
+// String describes the configuration with the token redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("fly.Config{Token:%s APIBaseURL:%s FlapsBaseURL:%s}", call.Redact(c.Token), c.APIBaseURL, c.FlapsBaseURL)
+}
+
+// LogValue implements slog.LogValuer with the token redacted.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }

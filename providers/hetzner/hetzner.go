@@ -489,3 +489,12 @@ func (c *Client) ListServers(ctx context.Context, selector map[string]string) ([
 	}
 	return out, nil
 }
+
+// String describes the configuration with the token redacted, so that a
+// logged Config never leaks HCLOUD_TOKEN.
+func (c Config) String() string {
+	return fmt.Sprintf("hetzner.Config{Token:%s Endpoint:%s}", call.Redact(c.Token), c.Endpoint)
+}
+
+// LogValue implements slog.LogValuer with the token redacted.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }

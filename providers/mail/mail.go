@@ -210,9 +210,7 @@ func (m *Mailer) sendSMTP(ctx context.Context, msg processes.MailMessage) error 
 	if err != nil {
 		return err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
+	// Unblock I/O once ctx ends (after ctx.Err is set, so ctxErr sees it).
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	c, err := smtp.NewClient(conn, host)
@@ -329,3 +327,11 @@ func List(ctx context.Context, pool *pgxpool.Pool, opts ListOptions) ([]OutboxMe
 	}
 	return out, nil
 }
+
+// String describes the configuration with the SMTP password redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("mail.Config{SMTPAddr:%s SMTPUsername:%s SMTPPassword:%s From:%s Outbox:%t}", c.SMTPAddr, c.SMTPUsername, call.Redact(c.SMTPPassword), c.From, c.Pool != nil)
+}
+
+// LogValue implements slog.LogValuer with the password redacted.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }

@@ -313,3 +313,16 @@ func (c *Client) CancelSubscription(ctx context.Context, commandID, id string) (
 	}
 	return toSubscription(s), nil
 }
+
+// String describes the configuration with the keys redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("stripe.Config{SecretKey:%s WebhookSecret:%s APIURL:%s}", call.Redact(c.SecretKey), call.Redact(c.WebhookSecret), c.APIURL)
+}
+
+// LogValue implements slog.LogValuer with the keys redacted.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// String describes the verifier with the secret redacted.
+func (v Verifier) String() string {
+	return fmt.Sprintf("stripe.Verifier{Secret:%s AllowAPIVersionMismatch:%t}", call.Redact(v.Secret), v.AllowAPIVersionMismatch)
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -133,3 +134,6 @@ func (s WebhookSender) Send(ctx context.Context, payload []byte) error {
 	}
 	return nil
 }
+
+// LogValue implements slog.LogValuer with the secret redacted.
+func (v Verifier) LogValue() slog.Value { return slog.StringValue(v.String()) }
