@@ -267,6 +267,7 @@ type cursorOrder struct {
 	active     []*cursor
 	started    bool
 	consistent bool // active is sorted by key with no Item/GC pair on one ID
+	fullSort   bool // always run the V8 sort (tests compare both paths)
 }
 
 func cursorKeyCompare(x, y *block) int {
@@ -285,7 +286,7 @@ func cursorKeyCompare(x, y *block) int {
 }
 
 func (o *cursorOrder) next() []*cursor {
-	if o.started && o.consistent && len(o.active) > 0 {
+	if o.started && o.consistent && len(o.active) > 0 && !o.fullSort {
 		first := o.active[0]
 		rest := o.active[1:]
 		if first.curr() == nil {
@@ -366,6 +367,10 @@ func mergeBlocks(left, right *block) bool {
 // copy) without being read: use DecodeUpdate to validate one. Errors wrap
 // ErrUnexpectedEnd or ErrMalformed and name the update.
 func MergeUpdates(updates [][]byte) ([]byte, error) {
+	return mergeUpdates(updates, false)
+}
+
+func mergeUpdates(updates [][]byte, fullSort bool) ([]byte, error) {
 	if len(updates) == 1 {
 		// yjs returns a single update as it is, without reading it.
 		return slices.Clone(updates[0]), nil
@@ -385,7 +390,7 @@ func MergeUpdates(updates [][]byte) ([]byte, error) {
 	lw := lazyWriter{data: make([]byte, 0, size)}
 	var cur block // yjs's currWrite, a copy: cursors reuse their blocks
 	hasCur := false
-	order := cursorOrder{active: slices.Clone(cursors)}
+	order := cursorOrder{active: slices.Clone(cursors), fullSort: fullSort}
 	for {
 		// Drop exhausted cursors, then order by client (descending) and
 		// clock, exactly as yjs's filter + sort.
