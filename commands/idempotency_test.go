@@ -190,3 +190,29 @@ func TestUpdateProfileResumesRelease(t *testing.T) {
 		t.Fatalf("old address after resubmission: %v", err)
 	}
 }
+
+// TestStateCacheSeesOtherWriters: a runner whose cache is behind (another
+// process appended to the stream) still decides on the latest state.
+func TestStateCacheSeesOtherWriters(t *testing.T) {
+	t.Parallel()
+	a := newFixture(t)
+	b := newFixtureWith(t, a.store, a.secrets) // a second process on the same stores
+	ada := a.signUp("ada@example.com", "acme")
+	sub := a.subscription(ada.CustomerID, domain.PlanStarter)
+	if _, err := a.h.ChangePlan.Handle(a.ctx, ChangePlan{Meta: a.meta(), CustomerID: ada.CustomerID, SubscriptionID: sub, Plan: domain.PlanBusiness}); err != nil {
+		t.Fatal(err)
+	}
+	// b changes the plan back; a's cache still says business.
+	bm := Meta{CommandID: uuid.New(), Actor: "b"}
+	if _, err := b.h.ChangePlan.Handle(b.ctx, ChangePlan{Meta: bm, CustomerID: ada.CustomerID, SubscriptionID: sub, Plan: domain.PlanStarter}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.h.ChangePlan.Handle(a.ctx, ChangePlan{Meta: a.meta(), CustomerID: ada.CustomerID, SubscriptionID: sub, Plan: domain.PlanStarter}); !errors.Is(err, domain.ErrSamePlan) {
+		t.Fatalf("decided on a stale state: %v", err)
+	}
+	// a recognises b's command as a resubmission.
+	res, err := a.h.ChangePlan.Handle(a.ctx, ChangePlan{Meta: bm, CustomerID: ada.CustomerID, SubscriptionID: sub, Plan: domain.PlanStarter})
+	if err != nil || !res.Duplicate {
+		t.Fatalf("resubmission through another runner: %+v %v", res, err)
+	}
+}

@@ -22,7 +22,7 @@ import (
 
 // pgFixture is a command stack on the PostgreSQL event store and secrets
 // store, in a fresh database.
-func pgFixture(t *testing.T, opts ...func(*Config)) (*fixture, *pgxpool.Pool) {
+func pgFixture(t testing.TB, opts ...func(*Config)) (*fixture, *pgxpool.Pool) {
 	t.Helper()
 	pool := pgtest.MustPool(t)
 	ctx := context.Background()

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/webhost-systems/webhost/domain"
 	"github.com/webhost-systems/webhost/eventstore"
+	"github.com/webhost-systems/webhost/eventstore/memory"
 )
 
 // TestPropertyHandlers drives the handlers with random command sequences
@@ -25,13 +27,24 @@ import (
 //   - a resubmitted command appends nothing.
 func TestPropertyHandlers(t *testing.T) {
 	t.Parallel()
+	// The state cache must not change behaviour: run with it (default),
+	// without it, and with a one-stream cache that evicts all the time.
+	for _, size := range []int{0, -1, 1} {
+		t.Run(fmt.Sprintf("cache=%d", size), func(t *testing.T) {
+			t.Parallel()
+			propertyHandlers(t, size)
+		})
+	}
+}
+
+func propertyHandlers(t *testing.T, cacheSize int) {
 	plans := []domain.PlanID{domain.PlanHobby, domain.PlanStarter, domain.PlanProfessional, domain.PlanBusiness, "gold"}
 	steps := []domain.Step{domain.StepServer, domain.StepApp, domain.StepDatabase, domain.StepRedis, domain.StepMachines, domain.StepDNS}
 	var mu sync.Mutex
 	seen := map[string]int{}
 	defer func() { t.Logf("event types stored across runs: %v", seen) }()
 	rapid.Check(t, func(rt *rapid.T) {
-		f := newFixture(t)
+		f := newFixtureOn(t, memory.New(), func(c *Config) { c.StateCacheSize = cacheSize })
 		ada := f.signUp("ada@example.com", "acme")
 		cust := ada.CustomerID
 		sub := uuid.NewSHA1(cust, []byte("sub"))

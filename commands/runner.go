@@ -109,6 +109,10 @@ type Config struct {
 	// RetryBackoff is the base of the jittered linear backoff between
 	// attempts (default 2ms).
 	RetryBackoff time.Duration
+	// StateCacheSize is how many streams' folded states are cached, so
+	// that a command reads only the events appended since (default 4096;
+	// negative disables the cache).
+	StateCacheSize int
 	// OnConflict, when set, is called for every version conflict that is
 	// retried (metrics, tests).
 	OnConflict func(stream string, attempt int)
@@ -131,6 +135,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.StateCacheSize == 0 {
+		c.StateCacheSize = 4096
+	}
 }
 
 // Validate reports a configuration that cannot work.
@@ -151,7 +158,8 @@ func (c Config) Validate() error {
 // Runner is the shared load → fold → decide → append loop every handler
 // uses, with its dependencies. It is safe for concurrent use.
 type Runner struct {
-	cfg Config
+	cfg   Config
+	cache *stateCache // nil when disabled
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -160,7 +168,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg}, nil
+	return &Runner{cfg: cfg, cache: newStateCache(cfg.StateCacheSize)}, nil
 }
 
 func (r *Runner) now() time.Time { return r.cfg.Now().UTC() }
@@ -271,7 +279,7 @@ func execute[S any](ctx context.Context, r *Runner, stream string, agg aggregate
 		if agg.versionedIDs {
 			loadSeed = uuid.Nil
 		}
-		l, err := load(ctx, r.cfg.Store, stream, agg, loadSeed)
+		l, err := loadCached(ctx, r, stream, agg, loadSeed)
 		if err != nil {
 			return Result{}, err
 		}
@@ -349,6 +357,6 @@ func (r *Runner) backoff(ctx context.Context, attempt int) error {
 
 // loadState folds a stream without deciding, for cross-aggregate checks.
 func loadState[S any](ctx context.Context, r *Runner, stream string, agg aggregate[S]) (S, error) {
-	l, err := load(ctx, r.cfg.Store, stream, agg, uuid.Nil)
+	l, err := loadCached(ctx, r, stream, agg, uuid.Nil)
 	return l.state, err
 }
