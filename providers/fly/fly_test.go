@@ -263,3 +263,21 @@ func TestMachineHealthFlip(t *testing.T) {
 		t.Fatalf("status = %+v, %v", app, err)
 	}
 }
+
+func TestAcceptanceDataMigrator(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	if _, err := e.client.EnsurePostgres(ctx, processes.PostgresSpec{Name: "runner-db", Org: "personal", Region: "iad",
+		SuperuserPassword: "a", ReplicationPassword: "b", OperatorPassword: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	providertest.DataMigrator(t, e.client, "runner-db", func(id string) int {
+		n := 0
+		for _, m := range e.sim.Migrations() {
+			if m.ID == id {
+				n++
+			}
+		}
+		return n
+	})
+}

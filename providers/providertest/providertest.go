@@ -297,3 +297,24 @@ func Mailer(t *testing.T, m processes.Mailer, delivered func(id string) int) {
 	bad.ID, bad.Subject = Name("mail"), "Injected\r\nBcc: victim@example.com"
 	RequireKind(t, m.Send(ctx, bad), processes.ErrPermanent)
 }
+
+// DataMigrator runs the acceptance suite for m: a migration runs, and
+// running it again (a retried step) does not run it twice. migrations
+// returns how many times the migration with an ID ran.
+func DataMigrator(t *testing.T, m processes.DataMigrator, runnerApp string, migrations func(id string) int) {
+	ctx := ctxFor(t)
+	mig := processes.DataMigration{ID: Name("mig"), RunnerApp: runnerApp,
+		SourceURL: "postgres://webhost:pw@203.0.113.5:5432/webhost", TargetURL: "postgres://postgres:pw@" + runnerApp + ".flycast:5432/webhost"}
+	if err := m.MigrateData(ctx, mig); err != nil {
+		t.Fatalf("MigrateData: %v", err)
+	}
+	if err := m.MigrateData(ctx, mig); err != nil {
+		t.Fatalf("MigrateData again: %v", err)
+	}
+	if n := migrations(mig.ID); n != 1 {
+		t.Fatalf("migration ran %d times, want once", n)
+	}
+	bad := mig
+	bad.ID = "bad id; rm -rf /"
+	RequireKind(t, m.MigrateData(ctx, bad), processes.ErrPermanent)
+}
