@@ -362,7 +362,7 @@ func TestConformance06TenantIsolation(t *testing.T) {
 		for _, a := range actors {
 			model[a.tenant] = map[string]string{}
 		}
-		steps := rapid.IntRange(1, 25).Draw(rt, "steps")
+		steps := rapid.IntRange(1, 20).Draw(rt, "steps")
 		for range steps {
 			a := actors[rapid.IntRange(0, len(actors)-1).Draw(rt, "actor")]
 			key := fmt.Sprintf("k%d", rapid.IntRange(0, 4).Draw(rt, "key"))
@@ -444,6 +444,7 @@ func TestConformance07InitialSyncResume(t *testing.T) {
 			}
 			writer.push()
 			writes++
+			time.Sleep(2 * time.Millisecond) // leave CPU to the reader under -race
 		}
 	})
 

@@ -337,7 +337,7 @@ func settle(tb testing.TB, pool *pgxpool.Pool) {
 	if err := pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&next); err != nil {
 		tb.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var below bool
 		if err := pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8`, next).Scan(&below); err != nil {
@@ -347,7 +347,7 @@ func settle(tb testing.TB, pool *pgxpool.Pool) {
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatal("settle: a transaction on the cluster stayed open for 60 s")
+			tb.Fatal("settle: a transaction on the cluster stayed open for 2 minutes")
 		}
 		time.Sleep(time.Millisecond)
 	}
