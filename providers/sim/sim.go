@@ -198,6 +198,10 @@ func splitProvider(p string) (provider, rel string) {
 // method and a path glob (path.Match syntax, relative to the provider
 // prefix, e.g. "/v1/servers", "/v1/apps/*/machines", "/client/v4/zones/*/dns_records").
 // Counting matching calls from 1, calls Nth .. Nth+Times-1 are faulted.
+// Rules are checked in the order they were added; the first rule that
+// faults a call answers it, and a rule only counts the calls that reach it
+// (so two rules on one endpoint fault consecutive calls: first rule's, then
+// the second's).
 type Fault struct {
 	ID       int    `json:"id,omitempty"`       // assigned by the sim
 	Provider string `json:"provider,omitempty"` // hetzner, fly, cloudflare; empty: any
