@@ -121,6 +121,32 @@ export class BadRequestError extends WebHostError {
   }
 }
 
+/** 404: the resource does not exist (or belongs to another customer). */
+export class NotFoundError extends WebHostError {
+  constructor(detail: ServerDetail = {}) {
+    super(`WebHost found no such resource (404)${detail.serverMessage ? `: ${detail.serverMessage}` : ""}.`, {
+      code: "not_found",
+      hint: "Check the ID; resources of other customers are reported as not found.",
+      retryable: false,
+      status: 404,
+      ...detail,
+    });
+  }
+}
+
+/** 409 from the REST API: the write conflicts with the current state (e.g. already revoked). */
+export class ConflictError extends WebHostError {
+  constructor(detail: ServerDetail = {}) {
+    super(`WebHost refused a conflicting change (409)${detail.serverMessage ? `: ${detail.serverMessage}` : ""}.`, {
+      code: "conflict",
+      hint: "Reload the resource and retry if the change still makes sense.",
+      retryable: false,
+      status: 409,
+      ...detail,
+    });
+  }
+}
+
 /** 429 or 503: the server is overloaded; the SDK backs off and retries. */
 export class RateLimitedError extends WebHostError {
   /** Seconds the server asked to wait (Retry-After), if given. */
@@ -218,6 +244,10 @@ export function errorForStatus(
       return new UnauthorizedError(detail);
     case 403:
       return new ForbiddenError(detail);
+    case 404:
+      return new NotFoundError(detail);
+    case 409:
+      return new ConflictError(detail);
     case 412:
       return new SchemaMismatchError(detail);
     case 413:

@@ -26,7 +26,7 @@ export async function requestJSON<T>(
   fetchImpl: FetchLike,
   url: string,
   apiKey: string,
-  init: { method: string; body?: unknown; timeoutMs: number; signal?: AbortSignal },
+  init: { method: string; body?: unknown; timeoutMs: number; signal?: AbortSignal; headers?: Record<string, string> },
 ): Promise<T> {
   const timeout = AbortSignal.timeout(init.timeoutMs);
   const signal = init.signal ? anySignal([init.signal, timeout]) : timeout;
@@ -35,8 +35,9 @@ export async function requestJSON<T>(
     res = await fetchImpl(url, {
       method: init.method,
       headers: {
-        Authorization: `Bearer ${apiKey}`,
-        Accept: "application/json",
+        ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}),
+        Accept: "application/json, application/problem+json",
+        ...init.headers,
         ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}),
       },
       body: init.body !== undefined ? JSON.stringify(init.body) : undefined,

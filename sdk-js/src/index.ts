@@ -14,6 +14,8 @@ export {
   PayloadTooLargeError,
   SchemaMismatchError,
   BadRequestError,
+  NotFoundError,
+  ConflictError,
   RateLimitedError,
   ServerError,
   NetworkError,
@@ -22,5 +24,27 @@ export {
 } from "./errors.js";
 export type { RejectedMutation, RowSyncTiming, WebSocketLike, WebSocketConstructor } from "./rowsync.js";
 export { RestClient } from "./rest.js";
+export type {
+  Schemas,
+  Me,
+  ProfileUpdate,
+  Deployment,
+  APIKey,
+  NewAPIKeyRequest,
+  NewAPIKeyResponse,
+  AuditEvent,
+  EventPage,
+  SignUpRequest,
+  SignUpResponse,
+  WriteResult,
+  ReadOptions,
+  WriteOptions,
+  ResponseOf,
+  BodyOf,
+  QueryOf,
+  PathParamsOf,
+  PathsWith,
+} from "./rest.js";
+export type { paths as ApiPaths, components as ApiComponents } from "./api/schema.gen.js";
 export { generateId } from "./ids.js";
 export type { Op, Mutation, Change } from "./protocol.js";
