@@ -49,10 +49,12 @@ pids+=("$HP_PID")
 for _ in $(seq 1 100); do grep -q ready "$STATE/hp.out" 2>/dev/null && break; sleep 0.1; done
 
 CLK="$(getconf CLK_TCK)"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 common=(--docs "$DOCS" --clients "$CLIENTS" --rate "$RATE" --duration "$SECONDS_MEASURED" --clktck "$CLK")
 node "$INTEROP/bench.mjs" --target yws --url "ws://127.0.0.1:$YWS_PORT/sync" --token "$KEY" --pid "$YWS_PID" "${common[@]}" >"$STATE/yws.json"
 node "$INTEROP/bench.mjs" --target hocuspocus --url "ws://127.0.0.1:$HP_PORT" --pid "$HP_PID" "${common[@]}" >"$STATE/hp.json"
 
+echo "load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (other work on the machine skews every figure)"
 python3 - "$STATE/yws.json" "$STATE/hp.json" <<'PY'
 import json, sys
 ours, base = (json.load(open(p)) for p in sys.argv[1:3])

@@ -23,7 +23,7 @@ type corkConn struct {
 }
 
 // maxIdleCorkBuf is the buffer capacity kept between flushes.
-const maxIdleCorkBuf = 64 << 10
+const maxIdleCorkBuf = 4 << 10
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()

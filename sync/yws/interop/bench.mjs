@@ -28,6 +28,7 @@ const { values: opt } = parseArgs({
     clktck: { type: 'string', default: '100' }
   }
 })
+process.setMaxListeners(0) // every provider adds an exit listener
 const docs = Number(opt.docs)
 const clientsPerDoc = Number(opt.clients)
 const rate = Number(opt.rate)
