@@ -165,26 +165,24 @@ const (
 )
 
 // middleware authenticates, enforces scopes and the rate limit, and waits
-// for X-Min-Position, before the handler runs.
+// for X-Min-Position, before the handler runs. The wait comes after
+// authentication and the rate limit, so that nobody can hold requests open
+// for free; only a key that is not known yet (issued by a write the caller
+// has just made) is looked up again after the wait.
 func (a *API) middleware(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
-	if pos := ctx.Header("X-Min-Position"); pos != "" || ctx.Query("min_position") != "" {
-		if pos == "" {
-			pos = ctx.Query("min_position")
-		}
-		p, err := eventstore.ParsePosition(pos)
-		if err != nil {
-			a.writeErr(ctx, http.StatusBadRequest, "X-Min-Position / min_position is not a position returned by this API")
-			return
-		}
-		if err := a.cfg.Reader.WaitFor(ctx.Context(), p); err != nil {
-			a.writeError(ctx, err)
-			return
-		}
+	minPos, err := a.minPosition(ctx)
+	if err != nil {
+		a.writeError(ctx, err)
+		return
 	}
 	if op == nil || len(op.Security) == 0 {
 		if !a.limiter.allow("addr:" + clientAddr(ctx.RemoteAddr())) {
 			a.tooMany(ctx)
+			return
+		}
+		if err := a.cfg.Reader.WaitFor(ctx.Context(), minPos); err != nil {
+			a.writeError(ctx, err)
 			return
 		}
 		next(ctx)
@@ -196,7 +194,20 @@ func (a *API) middleware(ctx huma.Context, next func(huma.Context)) {
 		a.writeErr(ctx, http.StatusUnauthorized, "missing or malformed Authorization: Bearer <API key>")
 		return
 	}
+	waited := false
 	p, err := a.cfg.Auth.Authenticate(ctx.Context(), token)
+	if errors.Is(err, syncauth.ErrUnauthenticated) && !minPos.IsStart() {
+		if !a.limiter.allow("addr:" + clientAddr(ctx.RemoteAddr())) {
+			a.tooMany(ctx)
+			return
+		}
+		if err := a.cfg.Reader.WaitFor(ctx.Context(), minPos); err != nil {
+			a.writeError(ctx, err)
+			return
+		}
+		waited = true
+		p, err = a.cfg.Auth.Authenticate(ctx.Context(), token)
+	}
 	if err != nil {
 		if errors.Is(err, syncauth.ErrUnauthenticated) {
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="webhost", error="invalid_token"`)
@@ -218,7 +229,29 @@ func (a *API) middleware(ctx huma.Context, next func(huma.Context)) {
 		a.writeErr(ctx, http.StatusNotFound, "not found")
 		return
 	}
+	if !waited {
+		if err := a.cfg.Reader.WaitFor(ctx.Context(), minPos); err != nil {
+			a.writeError(ctx, err)
+			return
+		}
+	}
 	next(huma.WithValue(ctx, principalKey{}, p))
+}
+
+// minPosition reads X-Min-Position (or ?min_position=); Start when absent.
+func (a *API) minPosition(ctx huma.Context) (eventstore.Position, error) {
+	raw := ctx.Header("X-Min-Position")
+	if raw == "" {
+		raw = ctx.Query("min_position")
+	}
+	if raw == "" {
+		return eventstore.Start, nil
+	}
+	p, err := eventstore.ParsePosition(raw)
+	if err != nil {
+		return p, fmt.Errorf("X-Min-Position / min_position is not a position returned by this API: %w", err)
+	}
+	return p, nil
 }
 
 func (a *API) tooMany(ctx huma.Context) {

@@ -449,3 +449,52 @@ func TestWaitForTimesOutWhenProjectionsLag(t *testing.T) {
 	}
 	var _ eventstore.Position = res.Position
 }
+
+func TestLiveReadsKeepWorkingDuringRebuild(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	e.runAll(t)
+	e.scenario(t, 10)
+	e.waitCaughtUp(t)
+	q, err := projections.NewQueries(projections.QueriesConfig{Pool: e.pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	reads := 0
+	go func() {
+		defer close(readErr)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cs, err := q.Customers(ctx, "", 1000)
+			if err == nil && len(cs) != 10 {
+				err = fmt.Errorf("read %d customers during the rebuild, want 10", len(cs))
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+			reads++
+		}
+	}()
+	for range 3 {
+		start := time.Now()
+		if err := e.mgr.Rebuild(ctx, projections.NameReadModels); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rebuild took %s", time.Since(start))
+	}
+	close(stop)
+	if err := <-readErr; err != nil {
+		t.Fatal(err)
+	}
+	if reads == 0 {
+		t.Fatal("no reads ran during the rebuilds")
+	}
+	e.mustVerify(t)
+}

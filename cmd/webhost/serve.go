@@ -57,19 +57,19 @@ type ServeMain struct {
 
 // ParseFlags reads flags and environment.
 func (m *ServeMain) ParseFlags(args []string) error {
-	fromEnvErr = nil
+	var env envValues
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&m.Addr, "addr", envOr("WEBHOST_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (WEBHOST_HTTP_ADDR)")
 	fs.StringVar(&m.DatabaseURL, "database-url", envOr("WEBHOST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (WEBHOST_DATABASE_URL)")
-	fs.DurationVar(&m.ReadWait, "read-wait", durationFromEnv("WEBHOST_READ_WAIT", 5*time.Second), "longest wait of a read for X-Min-Position (WEBHOST_READ_WAIT)")
-	fs.Float64Var(&m.RateLimit, "rate-limit", floatFromEnv("WEBHOST_API_RATE_LIMIT", 20), "API requests per second per key (WEBHOST_API_RATE_LIMIT)")
-	fs.IntVar(&m.RateBurst, "rate-burst", int(intFromEnv("WEBHOST_API_RATE_BURST", 40)), "API request burst per key (WEBHOST_API_RATE_BURST)")
-	fs.IntVar(&m.Projections.BatchSize, "projection-batch", int(intFromEnv("WEBHOST_PROJECTION_BATCH", 500)), "events per projection transaction (WEBHOST_PROJECTION_BATCH)")
+	fs.DurationVar(&m.ReadWait, "read-wait", env.duration("WEBHOST_READ_WAIT", 5*time.Second), "longest wait of a read for X-Min-Position (WEBHOST_READ_WAIT)")
+	fs.Float64Var(&m.RateLimit, "rate-limit", env.float("WEBHOST_API_RATE_LIMIT", 20), "API requests per second per key (WEBHOST_API_RATE_LIMIT)")
+	fs.IntVar(&m.RateBurst, "rate-burst", int(env.int("WEBHOST_API_RATE_BURST", 40)), "API request burst per key (WEBHOST_API_RATE_BURST)")
+	fs.IntVar(&m.Projections.BatchSize, "projection-batch", int(env.int("WEBHOST_PROJECTION_BATCH", 500)), "events per projection transaction (WEBHOST_PROJECTION_BATCH)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fromEnvErr != nil {
-		return fromEnvErr
+	if env.err != nil {
+		return env.err
 	}
 	m.SecretKey = envOr("WEBHOST_SECRET_KEY", "")
 	return nil
@@ -290,42 +290,48 @@ func runServe(ctx context.Context, args []string, _ io.Writer, logger *slog.Logg
 	return m.Run(ctx)
 }
 
-// fromEnvErr records the first malformed environment value read by the
-// *FromEnv helpers during ParseFlags.
-var fromEnvErr error
+// envValues reads typed environment variables and keeps the first
+// malformed one's error.
+type envValues struct{ err error }
 
-func durationFromEnv(key string, def time.Duration) time.Duration {
+func (e *envValues) fail(key string, err error) {
+	if e.err == nil {
+		e.err = fmt.Errorf("%s: %w", key, err)
+	}
+}
+
+func (e *envValues) duration(key string, def time.Duration) time.Duration {
 	v := envOr(key, "")
 	if v == "" {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil && fromEnvErr == nil {
-		fromEnvErr = fmt.Errorf("%s: %w", key, err)
+	if err != nil {
+		e.fail(key, err)
 	}
 	return d
 }
 
-func floatFromEnv(key string, def float64) float64 {
+func (e *envValues) float(key string, def float64) float64 {
 	v := envOr(key, "")
 	if v == "" {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil && fromEnvErr == nil {
-		fromEnvErr = fmt.Errorf("%s: %w", key, err)
+	if err != nil {
+		e.fail(key, err)
 	}
 	return f
 }
 
-func intFromEnv(key string, def int64) int64 {
+func (e *envValues) int(key string, def int64) int64 {
 	v := envOr(key, "")
 	if v == "" {
 		return def
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil && fromEnvErr == nil {
-		fromEnvErr = fmt.Errorf("%s: %w", key, err)
+	if err != nil {
+		e.fail(key, err)
 	}
 	return n
 }

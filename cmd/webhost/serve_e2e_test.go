@@ -356,3 +356,79 @@ func TestIsolationProperty(t *testing.T) {
 		}
 	})
 }
+
+func TestOperatorKeySeesAllTenantsAndIdempotentWrites(t *testing.T) {
+	e := startServe(t, 1000, 1000)
+	a, b := e.signUp("alpha"), e.signUp("bravo")
+
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "--database-url", e.dsn, "create-key"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	opKey := lines[len(lines)-1]
+	out.Reset()
+	// A second key: the operator account exists now.
+	if err := run(context.Background(), []string{"admin", "--database-url", e.dsn, "create-key"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
+	if second := lines[len(lines)-1]; second == opKey || !strings.HasPrefix(second, "whs_live_") {
+		t.Fatalf("second operator key %q", second)
+	}
+	// Wait until the operator's key is known (its position is not
+	// printed; b's sign-up is earlier, so poll).
+	var cs resp
+	for range 200 {
+		cs = e.do("GET", "/v1/admin/customers?limit=1", opKey, nil, nil)
+		if cs.status == 200 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.expect(cs, 200)
+	seen := map[string]bool{}
+	cursor := ""
+	for range 10 {
+		r := e.expect(e.do("GET", "/v1/admin/customers?limit=1&cursor="+cursor, opKey, nil, minPos(b.position)), 200)
+		for _, c := range r.body["customers"].([]any) {
+			seen[c.(map[string]any)["id"].(string)] = true
+		}
+		cursor, _ = r.body["next_cursor"].(string)
+		if cursor == "" {
+			break
+		}
+	}
+	if !seen[a.customerID] || !seen[b.customerID] || len(seen) != 3 {
+		t.Fatalf("operator sees customers %v", seen)
+	}
+	all := e.expect(e.do("GET", "/v1/admin/events?limit=500", opKey, nil, nil), 200)
+	if !strings.Contains(all.raw, a.customerID) || !strings.Contains(all.raw, b.customerID) {
+		t.Fatal("admin feed lacks a tenant")
+	}
+	onlyB := e.expect(e.do("GET", "/v1/admin/events?limit=500&tenant="+b.customerID, opKey, nil, nil), 200)
+	if strings.Contains(onlyB.raw, a.customerID) {
+		t.Fatal("tenant filter leaks")
+	}
+
+	// The same Idempotency-Key twice: one change, same position.
+	idem := map[string]string{"Idempotency-Key": uuid.NewString()}
+	first := e.expect(e.do("PATCH", "/v1/me", a.key, map[string]any{"company": "Acme"}, idem), 200)
+	n := e.eventCount()
+	again := e.expect(e.do("PATCH", "/v1/me", a.key, map[string]any{"company": "Acme"}, idem), 200)
+	if again.body["position"] != first.body["position"] || e.eventCount() != n {
+		t.Fatalf("resubmission changed something: %s vs %s", first.raw, again.raw)
+	}
+	e.expect(e.do("PATCH", "/v1/me", a.key, map[string]any{"company": "Acme"}, map[string]string{"Idempotency-Key": "nope"}), 400)
+	me := e.expect(e.do("GET", "/v1/me", a.key, nil, minPos(first.body["position"])), 200)
+	if me.body["company"] != "Acme" {
+		t.Fatalf("company: %s", me.raw)
+	}
+	// Cancel, then no subscription; choosing a plan starts a new one.
+	c := e.expect(e.do("DELETE", "/v1/subscription", a.key, nil, nil), 200)
+	e.expect(e.do("DELETE", "/v1/subscription", a.key, nil, minPos(c.body["position"])), 404)
+	p := e.expect(e.do("POST", "/v1/subscription/plan", a.key, map[string]any{"plan": "business"}, nil), 200)
+	if p.body["started"] != true {
+		t.Fatalf("plan after cancel: %s", p.raw)
+	}
+}
