@@ -23,6 +23,7 @@ var _ processes.DNS = (*Client)(nil)
 const (
 	codeRecordExists    = 81057 // "Record already exists."
 	codeIdenticalRecord = 81058 // "An identical record already exists."
+	codeHostExists      = 81053 // "An A, AAAA, or CNAME record with that host already exists."
 )
 
 // Config configures the adapter.
@@ -131,7 +132,7 @@ func classify(err error) *processes.ProviderError {
 		}
 		for _, code := range ce.ErrorCodes() {
 			switch code {
-			case codeRecordExists, codeIdenticalRecord, 81053:
+			case codeRecordExists, codeIdenticalRecord, codeHostExists:
 				pe.Kind = processes.ErrConflict
 			case 81044:
 				pe.Kind = processes.ErrNotFound
@@ -168,12 +169,36 @@ func (c *Client) find(ctx context.Context, fqdn, typ string) (*cf.DNSRecord, err
 	return nil, nil
 }
 
+// findHost returns the A or CNAME record of fqdn, preferring typ: the host
+// record an upsert replaces, also across a type change (hobby A → paid
+// CNAME on a plan change), which is one PATCH and no gap in resolution.
+func (c *Client) findHost(ctx context.Context, fqdn, typ string) (*cf.DNSRecord, error) {
+	recs, _, err := c.api.ListDNSRecords(ctx, c.zone, cf.ListDNSRecordsParams{Name: fqdn})
+	if err != nil {
+		return nil, err
+	}
+	var other *cf.DNSRecord
+	for i := range recs {
+		if !strings.EqualFold(recs[i].Name, fqdn) {
+			continue
+		}
+		if recs[i].Type == typ {
+			return &recs[i], nil
+		}
+		if other == nil && (recs[i].Type == "A" || recs[i].Type == "CNAME") {
+			other = &recs[i]
+		}
+	}
+	return other, nil
+}
+
 func toRecord(r cf.DNSRecord) processes.DNSRecord {
 	return processes.DNSRecord{ID: r.ID, Name: r.Name, Type: r.Type, Content: r.Content, TTL: r.TTL, Proxied: r.Proxied != nil && *r.Proxied}
 }
 
 // UpsertRecord implements processes.DNS: it creates the record, or updates
-// an existing one whose content differs. A create answered with 81057 or
+// an existing one whose content differs. An existing A or CNAME record of
+// the other type is changed in place (the DNS switch of a plan change). A create answered with 81057 or
 // 81058 (it already exists, e.g. made by a timed-out attempt) is resolved by
 // reading the record back and updating it if needed.
 func (c *Client) UpsertRecord(ctx context.Context, rec processes.DNSRecord) (processes.DNSRecord, error) {
@@ -193,7 +218,7 @@ func (c *Client) UpsertRecord(ctx context.Context, rec processes.DNSRecord) (pro
 	proxied := rec.Proxied
 	var out cf.DNSRecord
 	err := c.caller.Do(ctx, "upsert_record", func(ctx context.Context) error {
-		existing, err := c.find(ctx, fqdn, rec.Type)
+		existing, err := c.findHost(ctx, fqdn, rec.Type)
 		if err != nil {
 			return err
 		}
@@ -205,17 +230,17 @@ func (c *Client) UpsertRecord(ctx context.Context, rec processes.DNSRecord) (pro
 				return nil
 			}
 			var ce codedError
-			if !errors.As(err, &ce) || !hasCode(ce.ErrorCodes(), codeRecordExists, codeIdenticalRecord) {
+			if !errors.As(err, &ce) || !hasCode(ce.ErrorCodes(), codeRecordExists, codeIdenticalRecord, codeHostExists) {
 				return err
 			}
-			if existing, err = c.find(ctx, fqdn, rec.Type); err != nil {
+			if existing, err = c.findHost(ctx, fqdn, rec.Type); err != nil {
 				return err
 			}
 			if existing == nil {
 				return &processes.ProviderError{Kind: processes.ErrRetryable, Err: fmt.Errorf("record %s reported existing but not listed", fqdn)}
 			}
 		}
-		if existing.Content == rec.Content && existing.TTL == ttl && (existing.Proxied != nil && *existing.Proxied) == proxied {
+		if existing.Type == rec.Type && existing.Content == rec.Content && existing.TTL == ttl && (existing.Proxied != nil && *existing.Proxied) == proxied {
 			out = *existing
 			return nil
 		}

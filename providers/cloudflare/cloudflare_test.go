@@ -190,3 +190,25 @@ func TestUnauthorisedIsPermanent(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
+
+// A plan change moves a host from a Hetzner server (A) to Fly (CNAME): one
+// record changes type in place.
+func TestUpsertChangesRecordTypeInPlace(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a, err := e.client.UpsertRecord(ctx, processes.DNSRecord{Name: "acme", Type: "A", Content: "203.0.113.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.client.UpsertRecord(ctx, processes.DNSRecord{Name: "acme", Type: "CNAME", Content: "acme.fly.dev"})
+	if err != nil || c.ID != a.ID || c.Type != "CNAME" {
+		t.Fatalf("UpsertRecord CNAME = %+v, %v; want record %s changed in place", c, err, a.ID)
+	}
+	recs := e.sim.State().Cloudflare.Records
+	if len(recs) != 1 || recs[0].Type != "CNAME" || recs[0].Content != "acme.fly.dev" {
+		t.Fatalf("records = %+v", recs)
+	}
+	if _, err := e.client.Record(ctx, "acme", "A"); !errors.Is(err, processes.ErrNotFound) {
+		t.Fatalf("A record after switch: %v", err)
+	}
+}
