@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/webhost-systems/webhost/eventstore"
@@ -69,5 +71,48 @@ func TestNewRequiresSchema(t *testing.T) {
 	pool := pgtest.MustPool(t)
 	if _, err := postgres.New(context.Background(), pool, postgres.Config{}); err == nil {
 		t.Fatal("New on an unmigrated database succeeded")
+	}
+}
+
+// TestHorizonIsServerWide documents the cost of never skipping: a
+// transaction that holds an XID open anywhere on the server, even in another
+// database, hides later commits from $all readers until it ends. Readers
+// wait; nothing is lost or reordered.
+func TestHorizonIsServerWide(t *testing.T) {
+	s, _ := MustStore(t)
+	other := pgtest.MustPool(t)
+	ctx := context.Background()
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Append(ctx, "horizon-1", eventstore.NoStream, eventstore.Event{ID: uuid.New(), Type: "Held", Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ReadAll(ctx, eventstore.ReadAllOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("read %d events past an open transaction's horizon", len(got))
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Other tests on the server may hold the horizon too: wait for it.
+	deadline := time.Now().Add(20 * time.Second)
+	for len(got) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		if got, err = s.ReadAll(ctx, eventstore.ReadAllOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 1 || got[0].Position != res.Position {
+		t.Fatalf("after the transaction ended: %d events", len(got))
 	}
 }
