@@ -60,8 +60,9 @@ type Config struct {
 	WriteTimeout time.Duration
 
 	// GroupCommitWindow is how long the first update of a batch waits for
-	// more before the batch is inserted (default 1ms). While one batch is
-	// being inserted, the next accumulates anyway.
+	// more before the batch is inserted. The default, 0, adds no wait: while
+	// one batch is being inserted the next accumulates anyway, so batches
+	// grow with the load and a lone update is not delayed.
 	GroupCommitWindow time.Duration
 	// MaxBatchRows bounds a batch (default and maximum 128, for the NOTIFY
 	// payload limit).
@@ -118,7 +119,6 @@ func (c *Config) setDefaults() error {
 	setDefault(&c.PingInterval, 30*time.Second)
 	setDefault(&c.PongTimeout, 15*time.Second)
 	setDefault(&c.WriteTimeout, 10*time.Second)
-	setDefault(&c.GroupCommitWindow, time.Millisecond)
 	setDefault(&c.MaxBatchRows, maxBatchRows)
 	setDefault(&c.AppendQueue, 4096)
 	setDefault(&c.CompactRows, 2000)
