@@ -93,19 +93,32 @@ func secretAAD(id, owner, kind string) []byte {
 	return []byte("webhost-secrets/v1/secret\x00" + id + "\x00" + owner + "\x00" + kind)
 }
 
-// keyring wraps and unwraps data keys and seals secrets.
+// keyring wraps and unwraps data keys and seals secrets. It wraps with the
+// current master key and unwraps with it or with a previous one (key
+// rotation).
 type keyring struct {
-	master cipher.AEAD
-	kekID  string
-	random io.Reader
+	master   cipher.AEAD
+	kekID    string
+	previous map[string]cipher.AEAD // by key ID
+	random   io.Reader
 }
 
-func newKeyring(masterKey []byte, random io.Reader) (*keyring, error) {
+func newKeyring(masterKey []byte, random io.Reader, previousKeys ...[]byte) (*keyring, error) {
 	aead, err := newAEAD(masterKey)
 	if err != nil {
 		return nil, err
 	}
-	return &keyring{master: aead, kekID: keyID(masterKey), random: random}, nil
+	k := &keyring{master: aead, kekID: keyID(masterKey), previous: map[string]cipher.AEAD{}, random: random}
+	for i, pk := range previousKeys {
+		prev, err := newAEAD(pk)
+		if err != nil {
+			return nil, fmt.Errorf("previous key %d: %w", i, err)
+		}
+		if id := keyID(pk); id != k.kekID {
+			k.previous[id] = prev
+		}
+	}
+	return k, nil
 }
 
 // newDataKey returns a fresh data key wrapped with the master key.
@@ -117,15 +130,39 @@ func (k *keyring) newDataKey(owner string) ([]byte, error) {
 	return seal(k.master, k.random, dk, dataKeyAAD(owner))
 }
 
-func (k *keyring) unwrap(owner, kekID string, wrapped []byte) (cipher.AEAD, error) {
+// unwrapRaw returns the data key bytes.
+func (k *keyring) unwrapRaw(owner, kekID string, wrapped []byte) ([]byte, error) {
+	master := k.master
 	if kekID != k.kekID {
-		return nil, fmt.Errorf("%w: data key of %q was wrapped by key %s, this is key %s", ErrWrongMasterKey, owner, kekID, k.kekID)
+		prev, ok := k.previous[kekID]
+		if !ok {
+			return nil, fmt.Errorf("%w: data key of %q was wrapped by key %s, this is key %s", ErrWrongMasterKey, owner, kekID, k.kekID)
+		}
+		master = prev
 	}
-	dk, err := open(k.master, wrapped, dataKeyAAD(owner))
+	dk, err := open(master, wrapped, dataKeyAAD(owner))
 	if err != nil {
 		return nil, fmt.Errorf("data key of %q: %w", owner, err)
 	}
+	return dk, nil
+}
+
+func (k *keyring) unwrap(owner, kekID string, wrapped []byte) (cipher.AEAD, error) {
+	dk, err := k.unwrapRaw(owner, kekID, wrapped)
+	if err != nil {
+		return nil, err
+	}
 	return newAEAD(dk)
+}
+
+// rewrap re-seals a data key wrapped by a previous master key with the
+// current one.
+func (k *keyring) rewrap(owner, kekID string, wrapped []byte) ([]byte, error) {
+	dk, err := k.unwrapRaw(owner, kekID, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return seal(k.master, k.random, dk, dataKeyAAD(owner))
 }
 
 func (k *keyring) sealSecret(dataKey cipher.AEAD, s Secret) ([]byte, error) {

@@ -30,7 +30,7 @@ func NewMemory(cfg Config) (*Memory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	keys, err := newKeyring(cfg.MasterKey, cfg.Rand)
+	keys, err := newKeyring(cfg.MasterKey, cfg.Rand, cfg.PreviousKeys...)
 	if err != nil {
 		return nil, err
 	}

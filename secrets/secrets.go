@@ -79,6 +79,9 @@ type Config struct {
 	// MasterKey is the 32-byte key that wraps the data keys (ParseKey
 	// decodes WEBHOST_SECRET_KEY). Required.
 	MasterKey []byte
+	// PreviousKeys are former master keys. Data keys they wrapped stay
+	// readable, and Store.Rotate re-wraps them with MasterKey.
+	PreviousKeys [][]byte
 	// Rand supplies keys and nonces (default crypto/rand.Reader).
 	Rand io.Reader
 	// Now stamps rows (default time.Now).
@@ -99,6 +102,11 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	if len(c.MasterKey) != KeySize {
 		return fmt.Errorf("%w (got %d bytes)", ErrInvalidKey, len(c.MasterKey))
+	}
+	for i, k := range c.PreviousKeys {
+		if len(k) != KeySize {
+			return fmt.Errorf("previous key %d: %w (got %d bytes)", i, ErrInvalidKey, len(k))
+		}
 	}
 	return nil
 }

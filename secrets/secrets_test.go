@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/webhost-systems/webhost/internal/migrate"
 	"github.com/webhost-systems/webhost/internal/pgtest"
 	"github.com/webhost-systems/webhost/secrets"
@@ -22,7 +24,7 @@ type store interface {
 
 var testKey = bytes.Repeat([]byte{7}, 32)
 
-func newPostgres(t *testing.T, key []byte) (*secrets.Store, func(key []byte) *secrets.Store) {
+func newPostgres(t *testing.T, key []byte) (*secrets.Store, func(key []byte) *secrets.Store, *pgxpool.Pool) {
 	t.Helper()
 	pool := pgtest.MustPool(t)
 	ctx := context.Background()
@@ -36,7 +38,7 @@ func newPostgres(t *testing.T, key []byte) (*secrets.Store, func(key []byte) *se
 		}
 		return s
 	}
-	return open(key), open
+	return open(key), open, pool
 }
 
 func implementations(t *testing.T) map[string]func(t *testing.T) store {
@@ -49,7 +51,7 @@ func implementations(t *testing.T) map[string]func(t *testing.T) store {
 			return m
 		},
 		"postgres": func(t *testing.T) store {
-			s, _ := newPostgres(t, testKey)
+			s, _, _ := newPostgres(t, testKey)
 			return s
 		},
 	}
@@ -185,7 +187,7 @@ func TestStoreConcurrentPutAndShred(t *testing.T) {
 
 func TestPostgresAtRest(t *testing.T) {
 	t.Parallel()
-	s, open := newPostgres(t, testKey)
+	s, open, _ := newPostgres(t, testKey)
 	ctx := context.Background()
 	plain := "very-secret-database-password"
 	if err := s.Put(ctx, secrets.Secret{ID: "db", Owner: secrets.PlatformOwner, Kind: "password", Plaintext: []byte(plain)}); err != nil {
@@ -212,5 +214,54 @@ func TestConfig(t *testing.T) {
 	pool := pgtest.MustPool(t)
 	if _, err := secrets.New(context.Background(), pool, secrets.Config{MasterKey: testKey}); err == nil {
 		t.Fatal("store without schema accepted")
+	}
+}
+
+func TestPostgresRotate(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	old, _, pool := newPostgres(t, oldKey)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if err := old.Put(ctx, secrets.Secret{ID: fmt.Sprint("s", i), Owner: fmt.Sprint("c", i), Kind: "k", Plaintext: []byte(fmt.Sprint("v", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Shred(ctx, "c4"); err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := secrets.New(ctx, pool, secrets.Config{MasterKey: newKey, PreviousKeys: [][]byte{oldKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Readable through the previous key before rotation.
+	if got, err := rotated.Get(ctx, "s0"); err != nil || string(got.Plaintext) != "v0" {
+		t.Fatalf("before rotation: %v", err)
+	}
+	n, err := rotated.Rotate(ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("Rotate = %d, %v; want 4 (one owner shredded)", n, err)
+	}
+	if n, err := rotated.Rotate(ctx); err != nil || n != 0 {
+		t.Fatalf("second Rotate = %d, %v", n, err)
+	}
+	// Only the new key is needed now.
+	fresh, err := secrets.New(ctx, pool, secrets.Config{MasterKey: newKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if got, err := fresh.Get(ctx, fmt.Sprint("s", i)); err != nil || string(got.Plaintext) != fmt.Sprint("v", i) {
+			t.Fatalf("s%d after rotation: %v", i, err)
+		}
+	}
+	if _, err := fresh.Get(ctx, "s4"); !errors.Is(err, secrets.ErrErased) {
+		t.Fatalf("shredded after rotation: %v", err)
+	}
+	if _, err := old.Get(ctx, "s0"); !errors.Is(err, secrets.ErrWrongMasterKey) {
+		t.Fatalf("old key after rotation: %v", err)
+	}
+	if _, err := secrets.New(ctx, pool, secrets.Config{MasterKey: newKey, PreviousKeys: [][]byte{{1}}}); !errors.Is(err, secrets.ErrInvalidKey) {
+		t.Fatalf("short previous key: %v", err)
 	}
 }

@@ -44,7 +44,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	keys, err := newKeyring(cfg.MasterKey, cfg.Rand)
+	keys, err := newKeyring(cfg.MasterKey, cfg.Rand, cfg.PreviousKeys...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,4 +177,59 @@ func (s *Store) Shredded(ctx context.Context, owner string) (bool, error) {
 		return false, fmt.Errorf("secrets: shredded %q: %w", owner, err)
 	}
 	return shredded, nil
+}
+
+// Rotate re-wraps every data key sealed with one of Config.PreviousKeys with
+// the current master key, in batches, and returns how many it re-wrapped.
+// Secrets themselves are not re-encrypted (their data keys do not change).
+// It returns ErrWrongMasterKey if a data key was wrapped by a key that is
+// neither current nor previous. Safe to run concurrently and repeatedly.
+func (s *Store) Rotate(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT owner, kek_id, wrapped_key FROM secrets.data_keys
+				WHERE wrapped_key IS NOT NULL AND kek_id <> $1 LIMIT 200 FOR UPDATE SKIP LOCKED`, s.keys.kekID)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				owner, kekID string
+				wrapped      []byte
+			}
+			var batch []row
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.owner, &r.kekID, &r.wrapped); err != nil {
+					rows.Close()
+					return err
+				}
+				batch = append(batch, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, r := range batch {
+				rewrapped, err := s.keys.rewrap(r.owner, r.kekID, r.wrapped)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `UPDATE secrets.data_keys SET kek_id = $2, wrapped_key = $3 WHERE owner = $1`,
+					r.owner, s.keys.kekID, rewrapped); err != nil {
+					return err
+				}
+			}
+			n = len(batch)
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("secrets: rotate: %w", err)
+		}
+		total += n
+		if n == 0 {
+			return total, nil
+		}
+	}
 }
