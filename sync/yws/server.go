@@ -232,6 +232,9 @@ func (s *Server) acquire(ctx context.Context, key docKey, c *conn) (*document, e
 // load reads d from the database. d is registered in byID before its rows
 // are read, so a notification that commits after the read is not missed.
 func (s *Server) load(ctx context.Context, d *document) {
+	// Others wait for the load (connections, the remote loop): bound it.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	err := func() error {
 		id, err := s.store.ensureDocument(ctx, d.key.customerID, d.key.name)
 		if err != nil {
