@@ -115,6 +115,7 @@ type TransitionError struct {
 	Err       error // the specific sentinel, e.g. ErrDeploymentFailed
 }
 
+// Error describes the refused command and the state that refused it.
 func (e *TransitionError) Error() string {
 	id := e.ID
 	if id == "" {
@@ -137,6 +138,7 @@ type ValidationError struct {
 	Err    error // optional specific sentinel, e.g. ErrPlanUnknown
 }
 
+// Error names the field and why it is invalid.
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
 }
