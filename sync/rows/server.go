@@ -405,9 +405,13 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) (PushResponse, err
 		return PushResponse{}, fmt.Errorf("rows: acquire connection: %w", err)
 	}
 	defer conn.Release()
-	last, err := s.store.lastMID(r.Context(), conn, p.CustomerID, req.ClientID)
-	if err != nil {
-		return PushResponse{}, err
+	// last is learnt from the first mutation's transaction; mutations at or
+	// below it are "already" without another one.
+	var last int64
+	if len(req.Mutations) == 0 {
+		if last, err = s.store.lastMID(r.Context(), conn, p.CustomerID, req.ClientID); err != nil {
+			return PushResponse{}, err
+		}
 	}
 	resp := PushResponse{LastMID: last, Results: make([]PushResult, 0, len(req.Mutations))}
 	// One NOTIFY per push, after its commits, for the newest transaction
@@ -423,13 +427,13 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) (PushResponse, err
 			s.log.Warn("row sync: poke notification failed", "tenant", p.CustomerID, "err", err)
 		}
 	}()
-	for _, m := range req.Mutations {
+	for i, m := range req.Mutations {
 		if m.MID <= last {
 			resp.Results = append(resp.Results, PushResult{MID: m.MID, Status: StatusAlready})
 			s.metrics.mutations.WithLabelValues(StatusAlready).Inc()
 			continue
 		}
-		in := mutationInput{tenant: p.CustomerID, clientID: req.ClientID, mutation: m, reject: s.preReject(p, m)}
+		in := mutationInput{tenant: p.CustomerID, clientID: req.ClientID, mutation: m, reject: s.preReject(p, m), notify: i == len(req.Mutations)-1}
 		out, err := s.store.applyMutation(r.Context(), conn, in)
 		var gap *midGapError
 		if errors.As(err, &gap) {
@@ -443,7 +447,10 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) (PushResponse, err
 		if err != nil {
 			return PushResponse{}, err
 		}
-		if out.changed > 0 {
+		switch {
+		case out.notified:
+			notifyXID = 0 // its NOTIFY covers the earlier mutations too
+		case out.changed > 0:
 			notifyXID = max(notifyXID, out.xid)
 		}
 		last = out.lastMID

@@ -33,6 +33,9 @@ type mutationInput struct {
 	// reject, when set, is the reason the mutation was refused before it
 	// reached the database (scope, tenant, size); it is stored as rejected.
 	reject string
+	// notify sends the NOTIFY right after this mutation's COMMIT (the last
+	// mutation of a push).
+	notify bool
 }
 
 // mutationOutcome is the result of applying one mutation.
@@ -40,8 +43,9 @@ type mutationOutcome struct {
 	status  string
 	reason  string
 	lastMID int64
-	changed int    // rows written
-	xid     uint64 // the transaction that recorded the mutation
+	changed  int    // rows written
+	xid      uint64 // the transaction that recorded the mutation
+	notified bool   // the NOTIFY for this and earlier mutations was sent
 }
 
 // store is the PostgreSQL side of row sync.
@@ -181,9 +185,18 @@ func (s *store) applyOnce(ctx context.Context, conn *pgxpool.Conn, in mutationIn
 	// The NOTIFY is sent after COMMIT (see notify): inside the transaction
 	// it would serialize every commit, fsync included, on the notify queue
 	// lock. The transaction's xid tells the listeners when it is visible.
+	xidIndex := b.Len()
 	b.Queue(`SELECT pg_current_xact_id()::text`)
+	notified := false
 	if s.beforeCommit == nil {
 		b.Queue("COMMIT")
+		if in.notify && len(writes) > 0 {
+			// Right after COMMIT, in the same round trip. clients.xid is
+			// this transaction's xid (or a newer one of the same client).
+			b.Queue(`SELECT pg_notify($1, (SELECT xid::text FROM rowsync.clients WHERE tenant = $2 AND client_id = $3) || ' ' || $4::text || ' ' || $2::text)`,
+				s.channel, in.tenant, in.clientID, strconv.FormatInt(time.Now().UnixNano(), 10))
+			notified = true
+		}
 	}
 	br = conn.SendBatch(ctx, b)
 	// Statements after a failed one are skipped by the server up to the
@@ -191,7 +204,7 @@ func (s *store) applyOnce(ctx context.Context, conn *pgxpool.Conn, in mutationIn
 	var xidText string
 	for i := 0; i < b.Len(); i++ {
 		var err error
-		if i == b.Len()-1-boolInt(s.beforeCommit == nil) {
+		if i == xidIndex {
 			err = br.QueryRow().Scan(&xidText)
 		} else {
 			_, err = br.Exec()
@@ -220,14 +233,7 @@ func (s *store) applyOnce(ctx context.Context, conn *pgxpool.Conn, in mutationIn
 	if err != nil {
 		return out, fmt.Errorf("rows: parse xid %q: %w", xidText, err)
 	}
-	return mutationOutcome{status: status, reason: reason, lastMID: m.MID, changed: len(writes), xid: xid}, nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return mutationOutcome{status: status, reason: reason, lastMID: m.MID, changed: len(writes), xid: xid, notified: notified}, nil
 }
 
 // notify tells every node's listeners that tenant's rows changed in
