@@ -110,7 +110,7 @@ func mustPool(t testing.TB, dsn string) *pgxpool.Pool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 16
+	cfg.MaxConns = 4
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func (h *harness) config(pool *pgxpool.Pool) processes.Config {
 		StepBackoff: time.Millisecond, HandlerRetries: 3, HandlerRetryInitial: time.Millisecond, HandlerRetryMax: 5 * time.Millisecond,
 		NackDelay: 10 * time.Millisecond, RedrivePoll: 20 * time.Millisecond, LeaseRetry: 20 * time.Millisecond,
 		LeaseHeartbeat: 100 * time.Millisecond, MonitorInterval: -1, SweepInterval: -1,
-		Logger: slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 }
 
@@ -198,6 +198,24 @@ func (h *harness) deployment(t testing.TB, id uuid.UUID) domain.Deployment {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// records returns a stream's decoded events.
+func (h *harness) records(t testing.TB, stream string) []domain.Event {
+	t.Helper()
+	recs, err := h.store.ReadStream(h.ctx, stream, eventstore.ReadStreamOptions{})
+	if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Fatal(err)
+	}
+	out := make([]domain.Event, len(recs))
+	for i, r := range recs {
+		e, _, err := domain.DecodeEvent(r.Type, r.Data, r.Metadata)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = e
+	}
+	return out
 }
 
 // events returns the types of a stream's events.
