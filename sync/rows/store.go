@@ -40,9 +40,9 @@ type mutationInput struct {
 
 // mutationOutcome is the result of applying one mutation.
 type mutationOutcome struct {
-	status  string
-	reason  string
-	lastMID int64
+	status   string
+	reason   string
+	lastMID  int64
 	changed  int    // rows written
 	xid      uint64 // the transaction that recorded the mutation
 	notified bool   // the NOTIFY for this and earlier mutations was sent
