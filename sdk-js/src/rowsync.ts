@@ -220,7 +220,13 @@ export class RowSync {
     else await outbox.clear();
     this.#needsReset = true;
     if (this.#fatal instanceof PayloadTooLargeError) {
+      // The oversized change is gone: start again.
       this.#fatal = null;
+      this.#batchSize = this.#o.timing.pushBatchSize;
+      this.#setStatus({ phase: "connecting", error: undefined });
+      clearInterval(this.#timer);
+      this.#timer = setInterval(() => this.wake(), this.#o.timing.pullIntervalMs);
+      this.#connectLive();
       void this.#loop();
     }
     await this.refreshPending();
@@ -365,8 +371,10 @@ export class RowSync {
       this.#ackedMid = Math.max(this.#ackedMid, res.lastMid);
       const rejected = res.results.filter((r: PushResult) => r.status === "rejected");
       if (rejected.length > 0) {
-        // The server keeps its state for these rows; restore it locally by
-        // re-reading everything (the next pull trims them from the outbox).
+        // The server processed and refused these: drop them, and restore the
+        // server's state for their rows by re-reading everything (pending
+        // ops are re-applied on top).
+        await outbox.bulkDelete(rejected.map((r) => r.mid));
         this.#needsReset = true;
         const byMid = new Map(rows.map((r) => [r.mid, r]));
         this.#o.onRejected?.(rejected.map((r) => ({ mid: r.mid, error: r.error ?? "rejected", ops: byMid.get(r.mid)?.ops ?? [] })));
