@@ -12,6 +12,7 @@ import (
 // docs/read-models.md against read models built from a real history, so
 // the analysts' documentation cannot drift from the tables.
 func TestDocumentedQueriesRun(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../docs/read-models.md")
 	if err != nil {
 		t.Fatal(err)

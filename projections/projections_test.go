@@ -205,6 +205,7 @@ func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
 }
 
 func TestRunnerBuildsReadModelsThatVerifyAndRebuild(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.runAll(t)
@@ -267,6 +268,7 @@ func TestRunnerBuildsReadModelsThatVerifyAndRebuild(t *testing.T) {
 }
 
 func TestVerifyDetectsTamperedReadModel(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	e.runAll(t)
 	e.scenario(t, 2)
@@ -307,6 +309,7 @@ func faulty(failAt int) (*projections.Projection, *int) {
 }
 
 func TestCrashMidBatchThenRestartEqualsFullReplay(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.scenario(t, 5) // history first, so batches are full
@@ -346,6 +349,7 @@ func mustFaulty(t *testing.T, at int) *projections.Projection {
 }
 
 func TestStandbyRunnerTakesOverWhenTheActiveOneStops(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	mk := func() *projections.Runner {
@@ -396,6 +400,7 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestKeyAuthenticatorUsesTheAuthTable(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.runAll(t, projections.AuthKeys())
@@ -426,6 +431,7 @@ func TestKeyAuthenticatorUsesTheAuthTable(t *testing.T) {
 }
 
 func TestWaitForTimesOutWhenProjectionsLag(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	res, err := e.cmds.SignUp.Handle(ctx, commands.SignUp{Meta: meta(), Name: "A", Email: "a@example.com", Slug: "alpha"})
@@ -451,6 +457,7 @@ func TestWaitForTimesOutWhenProjectionsLag(t *testing.T) {
 }
 
 func TestLiveReadsKeepWorkingDuringRebuild(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.runAll(t)

@@ -267,7 +267,7 @@ func (r *Runner) runActive(parent context.Context, lockConn *pgx.Conn) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				pingCtx, pcancel := context.WithTimeout(ctx, r.cfg.LockCheck*5)
+				pingCtx, pcancel := context.WithTimeout(ctx, max(5*r.cfg.LockCheck, 5*time.Second))
 				err := lockConn.Ping(pingCtx)
 				pcancel()
 				if err != nil && ctx.Err() == nil {

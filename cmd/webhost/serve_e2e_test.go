@@ -126,6 +126,7 @@ func (e *e2e) eventCount() int {
 }
 
 func TestEndToEndSignupPlanEventsRebuildVerify(t *testing.T) {
+	t.Parallel()
 	e := startServe(t, 1000, 1000)
 	a := e.signUp("alpha")
 
@@ -219,6 +220,7 @@ func (e *e2e) requestDeployment(tn tenant) (string, string) {
 }
 
 func TestIsolationScopesAndBadInput(t *testing.T) {
+	t.Parallel()
 	e := startServe(t, 1000, 1000)
 	a, b := e.signUp("alpha"), e.signUp("bravo")
 	depB, pos := e.requestDeployment(b)
@@ -287,6 +289,7 @@ func nilIfEmpty(s string) any {
 }
 
 func TestRateLimitReturns429WithRetryAfter(t *testing.T) {
+	t.Parallel()
 	e := startServe(t, 1, 3)
 	a := e.signUp("alpha")
 	e.expect(e.do("GET", "/v1/me", a.key, nil, minPos(a.position)), 200)
@@ -303,6 +306,7 @@ func TestRateLimitReturns429WithRetryAfter(t *testing.T) {
 // random IDs (their own, other tenants', unknown): a response never
 // mentions another tenant, and another tenant's deployment is a 404.
 func TestIsolationProperty(t *testing.T) {
+	t.Parallel()
 	e := startServe(t, 1e6, 1e6)
 	var tenants []tenant
 	deps := map[string]string{} // deployment -> owner
@@ -358,6 +362,7 @@ func TestIsolationProperty(t *testing.T) {
 }
 
 func TestOperatorKeySeesAllTenantsAndIdempotentWrites(t *testing.T) {
+	t.Parallel()
 	e := startServe(t, 1000, 1000)
 	a, b := e.signUp("alpha"), e.signUp("bravo")
 
