@@ -59,7 +59,7 @@ test("a rejected mutation is reported and rolled back locally", async () => {
   expect(rejected[0]!.error).toMatch(/^value_too_large/);
   expect(rejected[0]!.ops.map((o) => o.key)).toEqual(["big"]);
   await eventually(async () => expect(await a.db.posts.toArray()).toEqual([{ id: "ok", title: "fits" }]));
-  expect(a.status.get()).toMatchObject({ phase: "synced", pending: 0 });
+  await eventually(() => expect(a.status.get()).toMatchObject({ phase: "synced", pending: 0 }));
 });
 
 test("a read-only key's writes are rejected and rolled back; its pulls work", async () => {
@@ -90,5 +90,5 @@ test("413 on a single transaction stops sync with PayloadTooLargeError until it 
   await a.db.posts.put({ id: "small", title: "fine" });
   await a.sync();
   expect(await a.db.posts.toArray()).toEqual([{ id: "small", title: "fine" }]);
-  expect(a.status.get()).toMatchObject({ phase: "synced", pending: 0 });
+  await eventually(() => expect(a.status.get()).toMatchObject({ phase: "synced", pending: 0 }));
 });
