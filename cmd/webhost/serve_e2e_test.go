@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -193,6 +194,24 @@ func TestEndToEndSignupPlanEventsRebuildVerify(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "equal a full replay") {
 		t.Fatalf("verify printed %q", out.String())
+	}
+	// A tampered read model fails verify (non-zero exit) until rebuilt.
+	if _, err := e.m.platform.pool.Exec(context.Background(), `UPDATE read.customers SET company = 'tampered'`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"projections", "--database-url", e.dsn, "verify"}, &out, io.Discard); !errors.Is(err, errVerifyFailed) ||
+		!strings.Contains(out.String(), "table=customers") {
+		t.Fatalf("verify of a tampered table: %v (%s)", err, out.String())
+	}
+	if err := run(context.Background(), []string{"projections", "--database-url", e.dsn, "rebuild", "read_models"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"projections", "--database-url", e.dsn, "verify"}, &out, io.Discard); err != nil {
+		t.Fatalf("verify after rebuild: %v", err)
+	}
+	if err := run(context.Background(), []string{"projections", "--database-url", e.dsn, "rebuild", "nope"}, &out, io.Discard); !errors.Is(err, projections.ErrUnknownProjection) {
+		t.Fatalf("unknown projection: %v", err)
 	}
 	health := e.expect(e.do("GET", "/healthz", "", nil, nil), 200)
 	if len(health.body["projections"].([]any)) != 3 {
