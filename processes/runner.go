@@ -397,13 +397,16 @@ func (r *Runner) Close() error {
 	r.mu.Lock()
 	cancel := r.cancel
 	r.mu.Unlock()
-	err := r.router.Close()
+	// Stop delivering first: handlers in flight see their message context
+	// cancelled and are not acknowledged, so the next active runner
+	// delivers their events again.
 	for _, s := range r.subs {
 		_ = s.Close()
 	}
 	if cancel != nil {
 		cancel()
 	}
+	err := r.router.Close()
 	r.wg.Wait()
 	return err
 }
