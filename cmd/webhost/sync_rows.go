@@ -18,19 +18,25 @@ import (
 	"github.com/webhost-systems/webhost/sync/syncauth"
 )
 
-// mountRowSync applies the row-sync migrations, starts the row-sync server
-// (sync/rows) and mounts POST /v1/sync/push, POST /v1/sync/pull and
-// GET /v1/sync/live on mux. The returned closer stops its LISTEN and
-// cleanup loops and closes live connections. Metrics go to the default
-// Prometheus registry. Settings come from WEBHOST_ROWS_* (see
-// rowSyncConfigFromEnv).
+// mountRowSync is mountRowSyncWithRegistry with the default Prometheus
+// registry.
 func mountRowSync(ctx context.Context, mux *http.ServeMux, pool *pgxpool.Pool, auth syncauth.Authenticator, logger *slog.Logger) (func() error, error) {
+	return mountRowSyncWithRegistry(ctx, mux, pool, auth, prometheus.DefaultRegisterer, logger)
+}
+
+// mountRowSyncWithRegistry applies the row-sync migrations, starts the
+// row-sync server (sync/rows) and mounts POST /v1/sync/push,
+// POST /v1/sync/pull and GET /v1/sync/live on mux. Its metrics
+// (webhost_rowsync_*) go to reg. The returned closer stops its LISTEN and
+// cleanup loops and closes live connections. Settings come from
+// WEBHOST_ROWS_* (see rowSyncConfigFromEnv).
+func mountRowSyncWithRegistry(ctx context.Context, mux *http.ServeMux, pool *pgxpool.Pool, auth syncauth.Authenticator, reg prometheus.Registerer, logger *slog.Logger) (func() error, error) {
 	cfg, err := rowSyncConfigFromEnv(os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Logger = logger
-	cfg.Registerer = prometheus.DefaultRegisterer
+	cfg.Registerer = reg
 	if err := migrate.Up(ctx, pool, logger, rows.Migrations); err != nil {
 		return nil, fmt.Errorf("row sync: %w", err)
 	}

@@ -211,13 +211,42 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5},
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.pushes, m.mutations, m.pullRows, m.pulls, m.liveConns, m.pokeLatency} {
-		if reg == nil {
-			break
-		}
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("rows: register metrics: %w", err)
-		}
+	if reg == nil {
+		return m, nil
+	}
+	// Several servers in one process (tests, two nodes) share one set of
+	// collectors: an already registered collector is adopted.
+	var err error
+	m.pushes, err = register(reg, m.pushes)
+	if err == nil {
+		m.mutations, err = register(reg, m.mutations)
+	}
+	if err == nil {
+		m.pullRows, err = register(reg, m.pullRows)
+	}
+	if err == nil {
+		m.pulls, err = register(reg, m.pulls)
+	}
+	if err == nil {
+		m.liveConns, err = register(reg, m.liveConns)
+	}
+	if err == nil {
+		m.pokeLatency, err = register(reg, m.pokeLatency)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rows: register metrics: %w", err)
 	}
 	return m, nil
+}
+
+// register registers c, or returns the equal collector registered before.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
 }

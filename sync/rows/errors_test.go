@@ -193,6 +193,8 @@ func TestMetricsAndListenerReconnect(t *testing.T) {
 	cfg := testConfig()
 	cfg.Registerer = reg
 	n := startNode(t, pool, auth, cfg, nil)
+	// A second node in the same process adopts the registered collectors.
+	startNode(t, pool, auth, cfg, nil)
 	token := auth.key("acme", syncauth.ScopeWrite)
 	live := dialLive(t, n, token, "acme")
 	d := newDevice(t, n, token, "c_1")
