@@ -45,8 +45,13 @@ func mountRowSyncWithRegistry(ctx context.Context, mux *http.ServeMux, pool *pgx
 		return nil, fmt.Errorf("row sync: %w", err)
 	}
 	srv.Mount(mux)
+	eff := srv.Config()
+	tables := strings.Join(eff.Tables, ",")
+	if tables == "" {
+		tables = "(any)"
+	}
 	logger.Info("row sync mounted", "push", rows.PathPush, "pull", rows.PathPull, "live", rows.PathLive,
-		"tables", strings.Join(cfg.Tables, ","), "tombstone_retention", cfg.TombstoneRetention)
+		"tables", tables, "tombstone_retention", eff.TombstoneRetention, "pushes_per_second", eff.PushesPerSecond)
 	return srv.Close, nil
 }
 

@@ -163,6 +163,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, auth syncauth.Auth
 	}
 }
 
+// Config returns the effective configuration, defaults applied.
+func (s *Server) Config() Config { return s.cfg }
+
 // Mount registers the three endpoints on mux.
 func (s *Server) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathPush, s.handlePush)
