@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -273,3 +274,5 @@ func count[T any](xs []T, pred func(T) bool) int {
 	}
 	return n
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
