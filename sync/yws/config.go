@@ -87,6 +87,10 @@ type Config struct {
 	// (default IdleTimeout/3).
 	IdleTimeout       time.Duration
 	IdleCheckInterval time.Duration
+	// ReauthInterval is how often open connections re-present their key, so
+	// that a revoked key (ErrUnauthenticated) is closed with 4401 and a key
+	// that lost its write scope stops writing (default 1m).
+	ReauthInterval time.Duration
 	// ListenRetry is the delay before the LISTEN connection is re-established
 	// after a failure (default 1s).
 	ListenRetry time.Duration
@@ -127,6 +131,7 @@ func (c *Config) setDefaults() error {
 	setDefault(&c.MergePendingBytes, 256<<10)
 	setDefault(&c.IdleTimeout, 30*time.Second)
 	setDefault(&c.IdleCheckInterval, c.IdleTimeout/3)
+	setDefault(&c.ReauthInterval, time.Minute)
 	setDefault(&c.ListenRetry, time.Second)
 	return nil
 }
@@ -159,7 +164,7 @@ func (c *Config) Validate() error {
 		c.MergePendingBytes < 1:
 		return fmt.Errorf("%w: sizes, counts and rates must be positive (CompactRows at least 2)", ErrInvalidConfig)
 	case c.PingInterval <= 0, c.PongTimeout <= 0, c.WriteTimeout <= 0, c.GroupCommitWindow < 0,
-		c.CompactMinAge < 0, c.IdleTimeout <= 0, c.IdleCheckInterval <= 0, c.ListenRetry <= 0:
+		c.CompactMinAge < 0, c.IdleTimeout <= 0, c.IdleCheckInterval <= 0, c.ListenRetry <= 0, c.ReauthInterval <= 0:
 		return fmt.Errorf("%w: durations must be positive", ErrInvalidConfig)
 	}
 	return nil

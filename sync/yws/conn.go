@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -35,10 +36,12 @@ type conn struct {
 	s         *Server
 	ws        *websocket.Conn
 	principal syncauth.Principal
-	canWrite  bool
-	doc       *document
-	cork      *corkConn // nil if the connection could not be wrapped
-	limiter   *rate.Limiter
+	// token is kept (in memory only, never logged) to re-authenticate.
+	token    string
+	canWrite atomic.Bool
+	doc      *document
+	cork     *corkConn // nil if the connection could not be wrapped
+	limiter  *rate.Limiter
 
 	// queue holds frames for the writer, which wake tells of new ones; a
 	// slice grown on demand costs an idle connection nothing, unlike a
@@ -125,9 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(ws, closeTryAgainLater, "authentication unavailable", "auth_error")
 		return
 	}
-	if !slices.ContainsFunc(principal.Scopes, func(sc string) bool {
-		return sc == syncauth.ScopeRead || sc == syncauth.ScopeWrite || sc == syncauth.ScopeAdmin
-	}) {
+	if !hasSyncScope(principal) {
 		s.reject(ws, CloseForbidden, "API key lacks the read scope", "forbidden")
 		return
 	}
@@ -140,13 +141,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s:            s,
 		ws:           ws,
 		principal:    principal,
-		canWrite:     principal.CanWrite(),
+		token:        r.URL.Query().Get("token"),
 		cork:         cw.conn,
 		wake:         make(chan struct{}, 1),
 		limiter:      rate.NewLimiter(rate.Limit(s.cfg.MessagesPerSecond), s.cfg.MessageBurst),
 		closing:      make(chan struct{}),
 		awarenessIDs: make(map[uint64]struct{}),
 	}
+	c.canWrite.Store(principal.CanWrite())
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -195,6 +197,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.readLoop(ctx)
+}
+
+// hasSyncScope reports whether p may read documents at all.
+func hasSyncScope(p syncauth.Principal) bool {
+	return slices.ContainsFunc(p.Scopes, func(sc string) bool {
+		return sc == syncauth.ScopeRead || sc == syncauth.ScopeWrite || sc == syncauth.ScopeAdmin
+	})
 }
 
 func (s *Server) ctxOrBackground() context.Context {
@@ -341,7 +350,7 @@ func (c *conn) handle(ctx context.Context, m Message, received time.Time) error 
 // broadcasts it once it is durable.
 func (c *conn) submit(ctx context.Context, update []byte, received time.Time) error {
 	s, d := c.s, c.doc
-	if !c.canWrite {
+	if !c.canWrite.Load() {
 		s.m.droppedWrites.Inc()
 		return nil
 	}

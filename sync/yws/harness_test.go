@@ -29,11 +29,13 @@ import (
 
 // Test keys: two customers, one writer and one read-only key.
 const (
-	writerToken   = syncauth.KeyPrefix + "writer-key-for-tests"
-	readerToken   = syncauth.KeyPrefix + "reader-key-for-tests"
-	otherToken    = syncauth.KeyPrefix + "other-customer-key"
-	noScopeToken  = syncauth.KeyPrefix + "no-scope-key"
-	eventuallyFor = 20 * time.Second
+	writerToken  = syncauth.KeyPrefix + "writer-key-for-tests"
+	readerToken  = syncauth.KeyPrefix + "reader-key-for-tests"
+	otherToken   = syncauth.KeyPrefix + "other-customer-key"
+	noScopeToken = syncauth.KeyPrefix + "no-scope-key"
+	// otherWriterToken is a second writer of customer a.
+	otherWriterToken = syncauth.KeyPrefix + "second-writer-key"
+	eventuallyFor    = 20 * time.Second
 )
 
 func testAuth(t testing.TB) syncauth.Authenticator {
@@ -42,6 +44,7 @@ func testAuth(t testing.TB) syncauth.Authenticator {
 		{KeyID: "k-reader", CustomerID: "cust-a", KeySHA256: syncauth.HashKey(readerToken), Scopes: []string{syncauth.ScopeRead}},
 		{KeyID: "k-other", CustomerID: "cust-b", KeySHA256: syncauth.HashKey(otherToken), Scopes: []string{syncauth.ScopeRead, syncauth.ScopeWrite}},
 		{KeyID: "k-none", CustomerID: "cust-a", KeySHA256: syncauth.HashKey(noScopeToken), Scopes: []string{}},
+		{KeyID: "k-writer2", CustomerID: "cust-a", KeySHA256: syncauth.HashKey(otherWriterToken), Scopes: []string{syncauth.ScopeWrite}},
 	})
 	if err != nil {
 		panic(err) // fixed test keys

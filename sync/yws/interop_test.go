@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -271,5 +272,68 @@ func TestInteropCompactionKeepsDocument(t *testing.T) {
 	waitSynced(t, b)
 	if got := b.snapshot(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after compaction a fresh node serves %+v, want %+v", got, want)
+	}
+}
+
+// revocableAuth wraps the test keys with revocation and scope changes, as
+// the control plane's key table will do.
+type revocableAuth struct {
+	inner    syncauth.Authenticator
+	mu       sync.Mutex
+	revoked  map[string]bool
+	readOnly map[string]bool
+}
+
+func (a *revocableAuth) Authenticate(ctx context.Context, token string) (syncauth.Principal, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.revoked[token] {
+		return syncauth.Principal{}, syncauth.ErrUnauthenticated
+	}
+	p, err := a.inner.Authenticate(ctx, token)
+	if err == nil && a.readOnly[token] {
+		p.Scopes = []string{syncauth.ScopeRead}
+	}
+	return p, err
+}
+
+func TestInteropRevokedKeyIsDisconnected(t *testing.T) {
+	auth := &revocableAuth{inner: testAuth(t), revoked: map[string]bool{}, readOnly: map[string]bool{}}
+	node := startNode(t, testDB(t), "127.0.0.1:0", func(c *yws.Config) {
+		c.Auth = auth
+		c.ReauthInterval = 50 * time.Millisecond
+	})
+	room := roomName(t)
+	a, b := newJSClient(t, "a"), newJSClient(t, "b")
+	a.open(node, room, writerToken, nil)
+	b.open(node, room, otherWriterToken, nil)
+	waitSynced(t, a, b)
+	b.call("insertText", map[string]any{"index": 0, "text": "b1 "}, nil)
+	eventually(t, "a sees b1", func() bool { return a.snapshot().Text == "b1 " })
+
+	// b's key loses its write scope: its edits stop reaching anyone.
+	auth.mu.Lock()
+	auth.readOnly[otherWriterToken] = true
+	auth.mu.Unlock()
+	time.Sleep(200 * time.Millisecond) // four re-authentication rounds
+	b.call("insertText", map[string]any{"index": 3, "text": "b2"}, nil)
+	eventually(t, "b2 dropped", func() bool {
+		return node.counter(t, "webhost_yws_readonly_writes_dropped_total", nil) >= 1
+	})
+	if s := a.snapshot().Text; s != "b1 " {
+		t.Fatalf("a sees %q after b became read-only", s)
+	}
+
+	// a's key is revoked: 4401, and the client stops reconnecting.
+	auth.mu.Lock()
+	auth.revoked[writerToken] = true
+	auth.mu.Unlock()
+	eventually(t, "a closed", func() bool { return len(a.eventsNamed("closed")) == 1 })
+	if ev := a.eventsNamed("closed")[0]; ev["code"] != float64(4401) {
+		t.Fatalf("a closed with %v %v, want 4401", ev["code"], ev["reason"])
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(a.eventsNamed("connection-close")); n != 1 {
+		t.Fatalf("a saw %d closes, want 1 (no reconnect)", n)
 	}
 }

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/webhost-systems/webhost/sync/syncauth"
 )
 
 // ErrClosed is returned for work submitted to a closed Server.
@@ -151,7 +153,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.bgWG.Add(5)
+	s.bgWG.Add(6)
+	go func() { defer s.bgWG.Done(); s.reauthLoop() }()
 	go func() { defer s.bgWG.Done(); s.listenLoop(listenConn) }()
 	go func() { defer s.bgWG.Done(); s.awarenessLoop() }()
 	go func() { defer s.bgWG.Done(); s.remoteLoop() }()
@@ -760,5 +763,46 @@ func (s *Server) remoteAwareness(payload string) {
 	}
 	for c := range d.conns {
 		c.enqueue(outMsg{data: msg})
+	}
+}
+
+// reauthLoop re-authenticates open connections every ReauthInterval.
+func (s *Server) reauthLoop() {
+	t := time.NewTicker(s.cfg.ReauthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		conns := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			s.reauth(c)
+		}
+	}
+}
+
+// reauth closes c with 4401 if its key was revoked, 4403 if it lost every
+// scope, and updates whether it may write.
+func (s *Server) reauth(c *conn) {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	p, err := s.cfg.Auth.Authenticate(ctx, c.token)
+	switch {
+	case errors.Is(err, syncauth.ErrUnauthenticated):
+		c.closeAsync(CloseUnauthorized, "API key revoked", "revoked")
+	case errors.Is(err, syncauth.ErrForbidden), err == nil && !hasSyncScope(p):
+		c.closeAsync(CloseForbidden, "API key not allowed to sync", "forbidden")
+	case err != nil:
+		// The key store is unreachable: keep serving; the next round retries.
+		s.log.Warn("re-authenticate", "key_id", c.principal.KeyID, "err", err)
+	default:
+		c.canWrite.Store(p.CanWrite())
 	}
 }
