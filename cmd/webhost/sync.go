@@ -61,6 +61,7 @@ func (m *SyncMain) ParseFlags(args []string) error {
 	maxConns := fs.Int("max-conns-per-doc", int(env.int64("WEBHOST_SYNC_MAX_CONNS_PER_DOC", 1000)), "connections per document and node (WEBHOST_SYNC_MAX_CONNS_PER_DOC)")
 	compactRows := fs.Int("compact-rows", int(env.int64("WEBHOST_SYNC_COMPACT_ROWS", 2000)), "log rows that trigger a compaction (WEBHOST_SYNC_COMPACT_ROWS)")
 	idle := fs.Duration("idle-timeout", env.duration("WEBHOST_SYNC_IDLE_TIMEOUT", 30*time.Second), "unload documents idle this long (WEBHOST_SYNC_IDLE_TIMEOUT)")
+	reauth := fs.Duration("reauth-interval", env.duration("WEBHOST_SYNC_REAUTH_INTERVAL", time.Minute), "re-check open connections' keys this often (WEBHOST_SYNC_REAUTH_INTERVAL)")
 	if err := errors.Join(env.errs...); err != nil {
 		return err
 	}
@@ -76,6 +77,7 @@ func (m *SyncMain) ParseFlags(args []string) error {
 	m.Yws.MaxConnsPerDocument = *maxConns
 	m.Yws.CompactRows = *compactRows
 	m.Yws.IdleTimeout = *idle
+	m.Yws.ReauthInterval = *reauth
 	return nil
 }
 
