@@ -28,6 +28,7 @@ type DecodeError struct {
 	Err    error  // ErrUnexpectedEnd or ErrMalformed
 }
 
+// Error describes the failure with its byte offset.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("%v: %s at byte %d", e.Err, e.What, e.Offset)
 }
