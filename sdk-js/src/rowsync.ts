@@ -356,7 +356,7 @@ export class RowSync {
         res = await this.#post<PushResponse>(PATH_PUSH, body);
       } catch (err) {
         if (err instanceof HttpStatusError && err.status === 409) {
-          await this.#handleGap(err.body as ErrorBody | undefined, rows);
+          await this.#handleGap(err.body as ErrorBody | undefined);
           continue;
         }
         if (err instanceof HttpStatusError && err.status === 413) {
@@ -387,7 +387,7 @@ export class RowSync {
    * from there. If the outbox starts above n (the server lost its state, e.g.
    * a restored database), renumber the pending mutations from n.
    */
-  async #handleGap(body: ErrorBody | undefined, sent: Mutation[]): Promise<void> {
+  async #handleGap(body: ErrorBody | undefined): Promise<void> {
     const expected = body?.expectedMid;
     if (typeof expected !== "number" || expected < 1) {
       throw new FatalSync(new WebHostError("WebHost answered 409 without expectedMid.", { code: "protocol", hint: "Upgrade the SDK or the server.", retryable: false, status: 409 }));
@@ -404,7 +404,6 @@ export class RowSync {
       await db.table(META_TABLE).put({ k: "nextMid", v: expected + all.length });
     });
     this.#ackedMid = expected - 1;
-    void sent;
   }
 
   async #pull(): Promise<void> {
@@ -562,10 +561,8 @@ export class RowSync {
       this.#liveBackoff = this.#o.timing.minBackoffMs;
       this.wake(); // reconnect: pull what was missed
     };
-    ws.onmessage = (ev) => {
-      if (typeof ev.data === "string" && ev.data.includes('"poke"')) this.wake();
-      else this.wake();
-    };
+    // The only message is {"type":"poke"}: a hint to pull.
+    ws.onmessage = () => this.wake();
     ws.onerror = () => {};
     ws.onclose = (ev) => {
       if (this.#live !== ws) return;

@@ -13,7 +13,11 @@ import { newKey, SyncServer } from "./server.js";
 const CHROMIUM = "/usr/bin/chromium";
 const strict = process.env.WEBHOST_TEST_STRICT === "1";
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && strict) throw new Error(`${CHROMIUM} is missing: run scripts/ci.d/sdk.sh (apt-get install -y chromium)`);
+if (!haveChromium) {
+  const msg = `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (scripts/ci.d/sdk.sh does)`;
+  if (strict) throw new Error(msg);
+  console.warn(`skipping the browser test: ${msg}`);
+}
 
 let server: SyncServer;
 let web: Server;

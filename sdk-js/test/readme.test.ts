@@ -8,6 +8,7 @@ import { newKey, SyncServer } from "./server.js";
 const key = newKey("cust_readme");
 let server: SyncServer;
 const dir = resolve(__dirname, "../.readme-test");
+const opened: { close(): void }[] = [];
 
 beforeAll(async () => {
   server = await SyncServer.start([key]);
@@ -42,8 +43,10 @@ test("the README's quick start runs and device B observes A's changes", async ()
   try {
     mkdirSync(dir, { recursive: true });
     const file = resolve(dir, "quickstart.ts");
-    writeFileSync(file, quickStart());
-    await import(/* @vite-ignore */ file);
+    // Appended so the test can close both devices afterwards.
+    writeFileSync(file, `${quickStart()}\nexport { a, b };\n`);
+    const mod = (await import(/* @vite-ignore */ file)) as { a: { close(): void }; b: { close(): void } };
+    opened.push(mod.a, mod.b);
     await eventually(() => {
       expect(lines).toContain("B sees posts: Hello from A");
       expect(lines).toContain('B sees vehicles: {"truck-1":{"plate":"B-WH 1","driver":"Ada"}}');
@@ -51,6 +54,7 @@ test("the README's quick start runs and device B observes A's changes", async ()
       expect(lines).toContain("A: synced 0 pending");
     });
   } finally {
+    for (const c of opened.splice(0)) c.close();
     log.mockRestore();
     vi.unstubAllGlobals();
   }
