@@ -36,7 +36,7 @@ func DecodeStateVector(stateVector []byte) (map[uint64]uint64, error) {
 	if n > uint64(r.remaining())/2 {
 		return nil, r.fail(0, "state vector size", ErrUnexpectedEnd)
 	}
-	sv := make(map[uint64]uint64, n)
+	sv := make(map[uint64]uint64, min(n, 1024))
 	for range n {
 		client, err := r.readVarUint("state vector client")
 		if err != nil {
