@@ -225,6 +225,9 @@ func (m *managers) startSubscription(pm processManager, ctx context.Context, env
 	if err != nil {
 		return fmt.Errorf("chosen plan of %s: %w", customerID, err)
 	}
+	if plan == "" {
+		return nil // no choice recorded: the API or a plan change starts it
+	}
 	_, err = m.cfg.Commands.StartSubscription.Handle(ctx, commands.StartSubscription{Meta: pm.meta(env),
 		CustomerID: customerID, SubscriptionID: SubscriptionID(customerID), Plan: plan, Trial: true})
 	return commandErr("start subscription", err, append([]error{domain.ErrSubscriptionExists}, inactiveCustomer...)...)

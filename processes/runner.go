@@ -105,12 +105,14 @@ type Config struct {
 	FlyOrg, FlyOrgID string
 	// SyncServerImage is the image of the customer sync server.
 	SyncServerImage string
-	// ChosenPlan decides the trial plan of a new customer. The default
-	// reads a "plan" field of the CustomerSignedUp data and falls back to
-	// DefaultPlan.
+	// ChosenPlan decides the trial plan of a new customer; "" means the
+	// signup chose none and no trial starts (the API starts the
+	// subscription when the signup request names a plan, or a later plan
+	// change does). The default reads a "plan" field of the
+	// CustomerSignedUp data and falls back to DefaultPlan.
 	ChosenPlan ChosenPlanFunc
 	// DefaultPlan is the trial plan when the signup names none (default
-	// hobby).
+	// none).
 	DefaultPlan domain.PlanID
 	// Mailer sends notifications; nil queues them in processes.outbox.
 	Mailer Mailer
@@ -173,9 +175,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.SyncServerImage == "" {
 		c.SyncServerImage = DefaultSyncServerImage
-	}
-	if c.DefaultPlan == "" {
-		c.DefaultPlan = domain.PlanHobby
 	}
 	if c.ChosenPlan == nil {
 		c.ChosenPlan = planFromSignup(c.DefaultPlan)
@@ -259,8 +258,10 @@ func (c Config) Validate() error {
 		c.NackDelay < 0 || c.RedrivePoll <= 0 || c.LeaseRetry <= 0 || c.LeaseHeartbeat <= 0:
 		return fmt.Errorf("%w: invalid delays", ErrInvalidConfig)
 	}
-	if _, err := domain.LookupPlan(c.DefaultPlan); err != nil {
-		return fmt.Errorf("%w: default plan: %w", ErrInvalidConfig, err)
+	if c.DefaultPlan != "" {
+		if _, err := domain.LookupPlan(c.DefaultPlan); err != nil {
+			return fmt.Errorf("%w: default plan: %w", ErrInvalidConfig, err)
+		}
 	}
 	for _, g := range c.Groups {
 		if !slices.Contains([]string{GroupBilling, GroupProvisioning, GroupNotifications}, g) {
