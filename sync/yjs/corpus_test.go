@@ -66,6 +66,21 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 		sorts = append(sorts, in)
 	}
+	jsonDir := filepath.Join("testdata", "fuzz", "FuzzCanonicalJSON")
+	if err := os.RemoveAll(jsonDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(jsonDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	jsonSeeds := []string{`{"bold":true}`, `{"image":"a.png"}`, `"#ff0000"`, `null`, `[1,2]`, ` { "b" : 1 , "a" : [ 1.0 ] } `,
+		`{"2":1,"1":2,"x":3}`, `1e21`, `1e-7`, `-0`, `"\u00e9\/\ud800"`, `{"a":1,"a":2}`, `{"__proto__":{"x":[]}}`}
+	for i, js := range jsonSeeds {
+		body := "go test fuzz v1\nstring(" + strconv.Quote(js) + ")\n"
+		if err := os.WriteFile(filepath.Join(jsonDir, fmt.Sprintf("seed-%03d", i)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	write("FuzzDecodeStateVector", svs)
 	write("FuzzJSSort", sorts)
 	write("FuzzDecodeUpdate", picked)
