@@ -1,6 +1,8 @@
 // Generates sync/yjs cross-check cases with the real yjs package.
 //
-//   node gen.mjs [sessions] [seed]   (defaults: 520 sessions, seed 7)
+//   node gen.mjs [sessions] [seed] [out]
+//   (defaults: 520 sessions, seed 7, ../cases.json.gz; the jssort vectors
+//   are written only with the default output)
 //
 // Each session runs several Y.Doc clients that edit text, maps, arrays, XML
 // and nested types concurrently (with unicode, emoji and deletions), then
@@ -423,10 +425,11 @@ for (let i = 0; i < 300; i++) {
   })
   sortCases.push({ els: els.map(e => [e.client, e.clock, e.gc ? 1 : 0]), order: sorted.map(e => e.i) })
 }
-const sortOut = join(dirname(fileURLToPath(import.meta.url)), '..', 'jssort.json.gz')
-writeFileSync(sortOut, gzipSync(JSON.stringify(sortCases), { level: 9 }))
-
-const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'cases.json.gz')
+const out = process.argv[4] || join(dirname(fileURLToPath(import.meta.url)), '..', 'cases.json.gz')
+if (!process.argv[4]) {
+  const sortOut = join(dirname(fileURLToPath(import.meta.url)), '..', 'jssort.json.gz')
+  writeFileSync(sortOut, gzipSync(JSON.stringify(sortCases), { level: 9 }))
+}
 const json = JSON.stringify({ yjs: '13.6.33', seed: Number(process.argv[3] || 7), sessions })
 writeFileSync(out, gzipSync(json, { level: 9 }))
 const nChecks = sessions.reduce((n, s) => n + s.checks.length, 0)
