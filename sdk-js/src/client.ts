@@ -227,10 +227,19 @@ export class WebHostClient {
     });
     // Browsers: follow the network for documents too (y-websocket only reconnects after a close).
     if (inBrowser) {
-      const g = globalThis as unknown as { addEventListener: (t: string, f: () => void) => void };
-      g.addEventListener("online", () => {
+      const g = globalThis as unknown as {
+        addEventListener: (t: string, f: () => void) => void;
+        removeEventListener: (t: string, f: () => void) => void;
+      };
+      const online = () => {
         if (!paused && !closed && !rows.fatalError) for (const d of docs.values()) if (!d.provider.wsconnected) d.provider.connect();
-      });
+      };
+      g.addEventListener("online", online);
+      const close = connection.close;
+      connection.close = () => {
+        g.removeEventListener("online", online);
+        close();
+      };
     }
     return connection;
   }

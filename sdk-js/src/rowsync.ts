@@ -338,7 +338,7 @@ export class RowSync {
   async #push(): Promise<void> {
     const outbox = this.#o.db.table(OUTBOX_TABLE) as Table<Mutation, number>;
     for (;;) {
-      if (this.#closed || this.#paused) return;
+      if (this.#closed || this.#paused || this.#fatal) return;
       let rows = await outbox.where("mid").above(this.#ackedMid).limit(this.#batchSize).toArray();
       if (rows.length === 0) return;
       let bytes = 0;
@@ -413,7 +413,7 @@ export class RowSync {
       this.#needsReset = false;
     }
     for (;;) {
-      if (this.#closed || this.#paused) return;
+      if (this.#closed || this.#paused || this.#fatal) return;
       const cursorRow = (await db.table(META_TABLE).get("cursor")) as { v: string | null } | undefined;
       let page: PullResponse;
       try {
@@ -431,9 +431,9 @@ export class RowSync {
         }
         throw this.#classify(err);
       }
-      await this.#applyPage(page);
+      const applied = await this.#applyPage(page, cursorRow?.v ?? null);
       await this.refreshPending();
-      if (!page.hasMore) return;
+      if (applied && !page.hasMore) return;
     }
   }
 
@@ -451,12 +451,19 @@ export class RowSync {
     });
   }
 
-  /** Applies one pull page in one transaction the middleware skips (no echo), then rebases pending ops on it. */
-  async #applyPage(page: PullResponse): Promise<void> {
+  /**
+   * Applies one pull page in one transaction the middleware skips (no echo),
+   * then rebases pending ops on it. Returns false, applying nothing, when the
+   * stored cursor moved since the pull (another tab of the same app applied
+   * a page meanwhile): the caller pulls again.
+   */
+  async #applyPage(page: PullResponse, from: string | null): Promise<boolean> {
     const db = this.#o.db;
     const names = [...this.#tables, OUTBOX_TABLE, META_TABLE, VERSIONS_TABLE];
-    await db.transaction("rw", names, async (tx) => {
+    return db.transaction("rw", names, async (tx) => {
       markApplying(tx.idbtrans);
+      const current = (await db.table(META_TABLE).get("cursor")) as { v: string | null } | undefined;
+      if ((current?.v ?? null) !== from) return false;
       const outbox = db.table(OUTBOX_TABLE) as Table<Mutation, number>;
       // Mutations up to lastMid are processed and visible in this page or
       // earlier ones: they leave the outbox.
@@ -496,6 +503,7 @@ export class RowSync {
       const pending = (await outbox.orderBy("mid").toArray()) as Mutation[];
       await this.#rebase(pending, touched);
       await db.table(META_TABLE).put({ k: "cursor", v: page.cursor });
+      return true;
     });
   }
 

@@ -294,3 +294,22 @@ test("409 gap: pending mutations are renumbered from the mid the server expects"
   await b.sync();
   expect((await b.db.posts.toArray()).map((p) => p.id).sort()).toEqual(["g1", "g2", "g3"]);
 });
+
+test("two tabs on one database share the outbox and cursor safely", async () => {
+  const key = tenant();
+  const tab1 = dev(key);
+  const tab2 = dev(key, { dbName: tab1.dbName });
+  const other = dev(key);
+  await Promise.all([tab1.sync(), tab2.sync()]);
+  for (let i = 0; i < 10; i++) {
+    await (i % 2 ? tab1 : tab2).db.posts.put({ id: `t${i}`, title: `tab write ${i}` });
+    await other.db.posts.put({ id: `o${i}`, title: `other write ${i}` });
+  }
+  await Promise.all([tab1.sync(), tab2.sync(), other.sync()]);
+  await other.sync();
+  await tab1.sync();
+  const want = (await other.db.posts.orderBy("id").toArray()).map((p) => p.id);
+  expect(want).toHaveLength(20);
+  expect((await tab1.db.posts.orderBy("id").toArray()).map((p) => p.id)).toEqual(want);
+  expect(await tab1.db.table(OUTBOX_TABLE).count()).toBe(0);
+});
