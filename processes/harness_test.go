@@ -49,12 +49,15 @@ type harness struct {
 	seq       atomic.Int64
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { return newHarnessConns(t, 4) }
+
+// newHarnessConns sizes the pools (benchmarks want more connections).
+func newHarnessConns(t testing.TB, maxConns int32) *harness {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 	dsn := pgtest.MustCreateDatabase(t)
-	pool := mustPool(t, dsn)
+	pool := mustPoolConns(t, dsn, maxConns)
 	if err := migrate.Up(ctx, pool, nil, postgres.Migrations, secrets.Migrations, processes.Migrations); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
@@ -98,6 +101,14 @@ func newHarness(t testing.TB) *harness {
 		providers: processes.Providers{Servers: hz, Apps: fl, Postgres: fl, Redis: fl, Data: fl, DNS: cf}}
 }
 
+// logger logs to the test log; benchmarks stay quiet.
+func (h *harness) logger() *slog.Logger {
+	if _, ok := h.t.(*testing.B); ok {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
@@ -105,13 +116,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func mustPool(t testing.TB, dsn string) *pgxpool.Pool {
+func mustPool(t testing.TB, dsn string) *pgxpool.Pool { return mustPoolConns(t, dsn, 4) }
+
+func mustPoolConns(t testing.TB, dsn string, maxConns int32) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 4
+	cfg.MaxConns = maxConns
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +146,7 @@ func (h *harness) config(pool *pgxpool.Pool) processes.Config {
 		StepBackoff: time.Millisecond, HandlerRetries: 3, HandlerRetryInitial: time.Millisecond, HandlerRetryMax: 5 * time.Millisecond,
 		NackDelay: 10 * time.Millisecond, RedrivePoll: 20 * time.Millisecond, LeaseRetry: 20 * time.Millisecond,
 		LeaseHeartbeat: 100 * time.Millisecond, MonitorInterval: -1, SweepInterval: -1,
-		Logger: slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger: h.logger(),
 	}
 }
 
