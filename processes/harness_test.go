@@ -23,6 +23,7 @@ import (
 	"github.com/webhost-systems/webhost/internal/migrate"
 	"github.com/webhost-systems/webhost/internal/pgtest"
 	"github.com/webhost-systems/webhost/processes"
+	"github.com/webhost-systems/webhost/projections"
 	"github.com/webhost-systems/webhost/providers/call"
 	"github.com/webhost-systems/webhost/providers/cloudflare"
 	"github.com/webhost-systems/webhost/providers/fly"
@@ -58,7 +59,7 @@ func newHarnessConns(t testing.TB, maxConns int32) *harness {
 	t.Cleanup(cancel)
 	dsn := pgtest.MustCreateDatabase(t)
 	pool := mustPoolConns(t, dsn, maxConns)
-	if err := migrate.Up(ctx, pool, nil, postgres.Migrations, secrets.Migrations, processes.Migrations); err != nil {
+	if err := migrate.Up(ctx, pool, nil, postgres.Migrations, secrets.Migrations, projections.Migrations, processes.Migrations); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	store, err := postgres.New(ctx, pool, postgres.Config{PollInterval: 50 * time.Millisecond})
