@@ -225,6 +225,9 @@ func (m *Manager) dropShadow(ctx context.Context, p *Projection) error {
 // own; otherwise everything happens inside tx. It returns the events
 // applied.
 func (m *Manager) replay(ctx context.Context, tx pgx.Tx, p *Projection, until *eventstore.Position) (int, error) {
+	if tx == nil {
+		return m.replayAhead(ctx, p, until)
+	}
 	total := 0
 	for {
 		var cp eventstore.Position
@@ -268,6 +271,73 @@ func (m *Manager) replay(ctx context.Context, tx pgx.Tx, p *Projection, until *e
 		if err != nil {
 			return total, err
 		}
+	}
+}
+
+// replayAhead is replay outside a transaction, reading the next page of
+// the log while the current one is applied.
+func (m *Manager) replayAhead(ctx context.Context, p *Projection, until *eventstore.Position) (int, error) {
+	cp, err := Checkpoint(ctx, m.cfg.Pool, p.shadowCheckpoint())
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []eventstore.RecordedEvent, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		after := cp
+		for {
+			if until != nil && !after.Before(*until) {
+				return
+			}
+			page, err := m.cfg.Store.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: m.cfg.BatchSize})
+			if err != nil {
+				readErr <- fmt.Errorf("projection %s: read log: %w", p.Name, err)
+				return
+			}
+			full := len(page)
+			if until != nil {
+				n := 0
+				for n < len(page) && !until.Before(page[n].Position) {
+					n++
+				}
+				page = page[:n]
+			}
+			if len(page) == 0 {
+				return
+			}
+			select {
+			case pages <- page:
+			case <-ctx.Done():
+				return
+			}
+			if len(page) < full {
+				return
+			}
+			after = page[len(page)-1].Position
+		}
+	}()
+	total := 0
+	for page := range pages {
+		err := pgx.BeginFunc(ctx, m.cfg.Pool, func(tx pgx.Tx) error {
+			res, err := applyBatch(ctx, tx, p, p.shadowSchema(), p.shadowCheckpoint(), page)
+			total += res.applied
+			return err
+		})
+		if err != nil {
+			cancel()
+			for range pages {
+			}
+			return total, err
+		}
+	}
+	select {
+	case err := <-readErr:
+		return total, err
+	default:
+		return total, nil
 	}
 }
 
