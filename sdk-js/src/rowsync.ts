@@ -275,8 +275,17 @@ export class RowSync {
         const round = ++this.#round;
         try {
           if (this.#o.status.get().phase !== "offline" || isOnline()) this.#setStatus({ phase: "syncing" });
-          await this.#push();
+          // A failed push does not hold back the pull: other devices'
+          // changes still arrive (pending ops are rebased on them).
+          let pushError: unknown;
+          try {
+            await this.#push();
+          } catch (err) {
+            if (err instanceof FatalSync) throw err;
+            pushError = err;
+          }
           await this.#pull();
+          if (pushError) throw pushError;
           backoff = this.#o.timing.minBackoffMs;
           if (this.#closed || this.#paused) continue;
           // Pushed but not yet confirmed by a pull (the server's visibility

@@ -135,6 +135,8 @@ test.skipIf(!haveChromium)("to-do app: two browsers converge after one edits off
   await expect.poll(async () => (await items(a!)).sort(), { timeout: 20_000 }).toEqual(want);
   await expect.poll(async () => (await items(b!)).sort(), { timeout: 20_000 }).toEqual(want);
   await a!.waitForSelector('#status[data-phase="synced"][data-pending="0"]');
+  // SDK_TODO_SCREENSHOT=<file.png> saves what device B shows, for a look by eye.
+  if (process.env.SDK_TODO_SCREENSHOT) await b!.screenshot({ path: process.env.SDK_TODO_SCREENSHOT });
   expect(errors).toEqual([]);
   for (const c of contexts) await c.close();
 });

@@ -31,8 +31,11 @@ export const fastTiming = { minBackoffMs: 50, maxBackoffMs: 500, pullIntervalMs:
 export class CountingFetch {
   counts = new Map<string, number>();
   bodies: { path: string; body: unknown }[] = [];
+  /** Paths whose requests fail as if the network dropped them. */
+  blocked = new Set<string>();
   fetch = async (input: string, init?: RequestInit): Promise<Response> => {
     const path = new URL(input).pathname;
+    if (this.blocked.has(path)) throw new TypeError("fetch failed (blocked by the test)");
     this.counts.set(path, (this.counts.get(path) ?? 0) + 1);
     if (init?.body && typeof init.body === "string") this.bodies.push({ path, body: JSON.parse(init.body) });
     return fetch(input, init);

@@ -313,3 +313,28 @@ test("two tabs on one database share the outbox and cursor safely", async () => 
   expect((await tab1.db.posts.orderBy("id").toArray()).map((p) => p.id)).toEqual(want);
   expect(await tab1.db.table(OUTBOX_TABLE).count()).toBe(0);
 });
+
+test("pending local ops are rebased on top of pulled server changes", async () => {
+  const key = tenant();
+  const a = dev(key);
+  const fb = new CountingFetch();
+  const b = dev(key, { fetch: fb });
+  await a.db.posts.put({ id: "rb", title: "v1", body: "b1" });
+  await a.sync();
+  await b.sync();
+  // B's pushes fail (its pulls still work), so its edits stay pending.
+  fb.blocked.add("/v1/sync/push");
+  await b.db.posts.update("rb", { body: "body from B" });
+  await b.db.posts.put({ id: "b-new", title: "created on B" });
+  await a.db.posts.update("rb", { title: "title from A" });
+  await a.sync();
+  // B pulls A's row; its pending patch is re-applied on top; its pending row stays.
+  await eventually(async () => expect(await b.db.posts.get("rb")).toEqual({ id: "rb", title: "title from A", body: "body from B" }));
+  expect(await b.db.posts.get("b-new")).toEqual({ id: "b-new", title: "created on B" });
+  expect(b.status.get().pending).toBe(2);
+  fb.blocked.clear();
+  await b.sync();
+  await a.sync();
+  expect(await a.db.posts.get("rb")).toEqual({ id: "rb", title: "title from A", body: "body from B" });
+  expect(await a.db.posts.get("b-new")).toEqual({ id: "b-new", title: "created on B" });
+});
