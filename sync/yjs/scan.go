@@ -276,26 +276,22 @@ func (r *reader) scanAny(depth int) (bool, error) {
 // order with no repeats and no "__proto__", i.e. that reading them into a
 // JavaScript object and listing its keys gives the same sequence.
 type keyOrder struct {
-	lastIndex int64 // last array-index key, -1 before the first
+	hasIndex  bool
+	lastIndex uint32 // last array-index key, when hasIndex
+	inNamed   bool   // a non-index key was seen
 	named     [][]byte
-	seen      map[string]struct{}
-	started   bool
-	inNamed   bool
+	seen      map[string]struct{} // replaces named beyond 8 keys
 }
 
 func (k *keyOrder) add(key []byte) bool {
-	if !k.started {
-		k.started = true
-		k.lastIndex = -1
-	}
 	if string(key) == "__proto__" {
 		return false
 	}
 	if idx, ok := arrayIndex(key); ok {
-		if k.inNamed || int64(idx) <= k.lastIndex {
+		if k.inNamed || (k.hasIndex && idx <= k.lastIndex) {
 			return false
 		}
-		k.lastIndex = int64(idx)
+		k.hasIndex, k.lastIndex = true, idx
 		return true
 	}
 	k.inNamed = true

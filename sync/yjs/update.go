@@ -378,70 +378,37 @@ func (w *writer) writeDeleteSet(ds DeleteSet) {
 	}
 }
 
-// itemHeader is what an Item writes before its content.
-type itemHeader struct {
-	ref         ContentRef
-	origin      *ID
-	rightOrigin *ID
-	parentIsID  bool
-	parentID    ID
-	parentName  string
-	parentSub   *string
-}
-
-// writeItemHeader writes the info byte, origins and (without origins) the
-// parent, as yjs's Item.write does before the content.
-func (w *writer) writeItemHeader(h *itemHeader) {
-	info := byte(h.ref) & infoContentMask
-	if h.origin != nil {
-		info |= infoOrigin
-	}
-	if h.rightOrigin != nil {
-		info |= infoRightOrigin
-	}
-	if h.parentSub != nil {
-		info |= infoParentSub
-	}
-	w.writeUint8(info)
-	if h.origin != nil {
-		w.writeVarUint(h.origin.Client)
-		w.writeVarUint(h.origin.Clock)
-	}
-	if h.rightOrigin != nil {
-		w.writeVarUint(h.rightOrigin.Client)
-		w.writeVarUint(h.rightOrigin.Clock)
-	}
-	if h.origin == nil && h.rightOrigin == nil {
-		if h.parentIsID {
-			w.writeVarUint(0)
-			w.writeVarUint(h.parentID.Client)
-			w.writeVarUint(h.parentID.Clock)
-		} else {
-			w.writeVarUint(1)
-			w.writeVarString(h.parentName)
-		}
-		if h.parentSub != nil {
-			w.writeVarString(*h.parentSub)
-		}
-	}
-}
-
-// writeItem writes a public Item whole.
+// writeItem writes a public Item whole, through the same path as blocks.
 func (w *writer) writeItem(it *Item) {
-	w.writeItemHeader(&itemHeader{
-		ref:         it.Content.Ref(),
-		origin:      it.Origin,
-		rightOrigin: it.RightOrigin,
-		parentIsID:  it.Parent == ParentItem,
-		parentID:    it.ParentID,
-		parentName:  it.ParentName,
-		parentSub:   it.ParentSub,
-	})
-	it.Content.write(w, 0)
+	b := block{kind: blockItem, ref: it.Content.Ref(), client: it.ID.Client, clock: it.ID.Clock}
+	if it.Origin != nil {
+		b.flags |= hasOrigin
+		b.origin = *it.Origin
+	}
+	if it.RightOrigin != nil {
+		b.flags |= hasRightOrigin
+		b.rightOrigin = *it.RightOrigin
+	}
+	if it.Parent == ParentItem {
+		b.flags |= parentIsItem
+		b.parentID = it.ParentID
+	} else {
+		b.parentName = []byte(it.ParentName)
+	}
+	if it.ParentSub != nil {
+		b.flags |= hasParentSub
+		b.parentSub = []byte(*it.ParentSub)
+	}
+	var content writer
+	it.Content.write(&content, 0)
+	b.content = content.buf
+	w.writeBlock(&b, 0)
 }
 
 // writeBlock writes b from offset on, as yjs's struct.write(encoder,
-// offset): a non-zero offset turns the tick before it into the origin.
+// offset): the info byte, origins, the parent when there are no origins,
+// then the content. A non-zero offset turns the tick before it into the
+// origin.
 func (w *writer) writeBlock(b *block, offset uint64) {
 	switch b.kind {
 	case blockGC:
