@@ -4,7 +4,8 @@
 # load against @hocuspocus/server 4.7 (in memory, no persistence), printed
 # side by side. Loopback only, bounded to well under two minutes.
 # Tunables: YWS_BENCH_DOCS (20), YWS_BENCH_CLIENTS (5), YWS_BENCH_RATE
-# (edits/s per client, 5), YWS_BENCH_SECONDS (15).
+# (edits/s per client, 5), YWS_BENCH_SECONDS (15), YWS_BENCH_GOMAXPROCS
+# (unset: Go's default; 1 runs ours on one thread, like Node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DOCS="${YWS_BENCH_DOCS:-20}"
@@ -35,7 +36,7 @@ printf '[{"key_id":"bench","customer_id":"bench","key_sha256":"%s","scopes":["re
 	"$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)" >"$STATE/keys.json"
 
 YWS_PORT="$(free_port)"
-WEBHOST_LOG_LEVEL=warn ./bin/webhost sync --addr "127.0.0.1:$YWS_PORT" --database-url "$DB_URL" \
+env ${YWS_BENCH_GOMAXPROCS:+GOMAXPROCS=$YWS_BENCH_GOMAXPROCS} WEBHOST_LOG_LEVEL=warn ./bin/webhost sync --addr "127.0.0.1:$YWS_PORT" --database-url "$DB_URL" \
 	--keys-file "$STATE/keys.json" --messages-per-second 1000 2>"$STATE/yws.log" &
 YWS_PID=$!
 pids+=("$YWS_PID")
@@ -58,6 +59,8 @@ echo "load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$STATE/yws.json" "$STATE/hp.json" <<'PY'
 import json, sys
 ours, base = (json.load(open(p)) for p in sys.argv[1:3])
+import os
+print(f"GOMAXPROCS for webhost sync: {os.environ.get('YWS_BENCH_GOMAXPROCS') or 'default'}")
 print(f"yws bench: {ours['docs']} docs x {ours['clientsPerDoc']} clients = {ours['connections']} connections, "
       f"{ours['editsPerSecond']} edits/s offered, loopback")
 rows = [
