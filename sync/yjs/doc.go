@@ -8,5 +8,8 @@
 // Lengths and clocks count UTF-16 code units for text, as JavaScript does.
 // All decoders bound every length by the remaining input, so hostile input
 // yields an error wrapping ErrUnexpectedEnd or ErrMalformed, never a panic
-// or an allocation larger than the input.
+// or an allocation out of proportion to the input.
+//
+// The functions keep no state and never modify their inputs; they are safe
+// for concurrent use.
 package yjs
