@@ -264,6 +264,9 @@ func TestRoundTripGenerated(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s update %d: %v", s.ID, i, err)
 			}
+			if err := ValidateUpdate(raw); err != nil {
+				t.Fatalf("%s update %d: ValidateUpdate: %v", s.ID, i, err)
+			}
 			if got := dec.Encode(); !bytes.Equal(got, canon) {
 				t.Fatalf("%s update %d: round trip\n got %x\nwant %x", s.ID, i, got, canon)
 			}

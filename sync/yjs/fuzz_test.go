@@ -38,6 +38,9 @@ func FuzzDecodeUpdate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		u, err := DecodeUpdate(data)
+		if verr := ValidateUpdate(data); (verr == nil) != (err == nil) {
+			t.Fatalf("ValidateUpdate says %v, DecodeUpdate says %v", verr, err)
+		}
 		if err != nil {
 			requireDecodeError(t, err)
 			return

@@ -571,3 +571,16 @@ func (u *Update) Encode() []byte {
 	w.writeDeleteSet(u.DeleteSet)
 	return w.buf
 }
+
+// ValidateUpdate reports whether update is a v1 update that yjs can read,
+// structs and delete set, without building its values (cheaper than
+// DecodeUpdate). It returns nil or an error wrapping ErrUnexpectedEnd or
+// ErrMalformed. MergeUpdates of a single update does not read it, so a
+// server should validate what it stores.
+func ValidateUpdate(update []byte) error {
+	sr := newStructReader(update)
+	for sr.next() {
+	}
+	_, err := sr.finish()
+	return err
+}
