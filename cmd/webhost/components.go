@@ -3,7 +3,9 @@ package main
 import (
 	"github.com/webhost-systems/webhost/eventstore/postgres"
 	"github.com/webhost-systems/webhost/internal/migrate"
+	"github.com/webhost-systems/webhost/processes"
 	"github.com/webhost-systems/webhost/projections"
+	"github.com/webhost-systems/webhost/providers/mail"
 	"github.com/webhost-systems/webhost/secrets"
 )
 
@@ -13,4 +15,6 @@ var allMigrations = []migrate.Component{
 	postgres.Migrations,
 	secrets.Migrations,
 	projections.Migrations,
+	processes.Migrations,
+	mail.Migrations,
 }

@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"version":     {"print the version", runVersion},
 		"projections": {"rebuild [name] | verify the read models", runProjections},
 		"admin":       {"create-key: print a new operator API key", runAdmin},
+		"processes":   {"poison | redrive: inspect and redrive the process managers' poison queue", runProcesses},
 	}
 }
 

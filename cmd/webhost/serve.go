@@ -28,7 +28,7 @@ import (
 )
 
 // ServeMain is the `serve` command: it owns the wiring of the control plane
-// (REST API, projections, /metrics, /healthz). End-to-end tests reuse it
+// (REST API, projections, process managers, /metrics, /healthz). End-to-end tests reuse it
 // with Addr ":0".
 type ServeMain struct {
 	Addr        string
@@ -43,6 +43,9 @@ type ServeMain struct {
 	// RateLimit and RateBurst are the per-key request rate and bucket.
 	RateLimit float64
 	RateBurst int
+	// DisableProcesses keeps the process managers off (tests that need a
+	// quiet event log); `serve` runs them.
+	DisableProcesses bool
 	// Projections tunes the runners (Pool, Store, Projection, Metrics and
 	// Logger are filled in by Open).
 	Projections projections.RunnerConfig
@@ -204,7 +207,8 @@ func (m *ServeMain) Open(ctx context.Context) error {
 // URL is the base URL the server listens on.
 func (m *ServeMain) URL() string { return "http://" + m.listener.Addr().String() }
 
-// Run serves and runs the projections until ctx ends.
+// Run serves and runs the projections and the process managers until ctx
+// ends.
 func (m *ServeMain) Run(ctx context.Context) error {
 	runCtx, stopRunners := context.WithCancel(ctx)
 	defer stopRunners()
@@ -217,6 +221,16 @@ func (m *ServeMain) Run(ctx context.Context) error {
 			// has logged it, and /healthz reports it.
 			_ = r.Run(runCtx)
 		}()
+	}
+	stopProcesses := func() error { return nil }
+	if !m.DisableProcesses {
+		stop, err := m.startProcesses(runCtx)
+		if err != nil {
+			stopRunners()
+			wg.Wait()
+			return err
+		}
+		stopProcesses = stop
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
@@ -232,6 +246,9 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		serveErr = m.server.Shutdown(shutdownCtx)
 		cancel()
+	}
+	if err := stopProcesses(); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("stop processes: %w", err)
 	}
 	stopRunners()
 	wg.Wait()

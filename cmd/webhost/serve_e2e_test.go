@@ -34,7 +34,7 @@ type e2e struct {
 func startServe(t testing.TB, rate float64, burst int) *e2e {
 	t.Helper()
 	dsn := pgtest.MustCreateDatabase(t)
-	m := &ServeMain{Addr: "127.0.0.1:0", DatabaseURL: dsn, Logger: slog.New(slog.DiscardHandler), RateLimit: rate, RateBurst: burst,
+	m := &ServeMain{Addr: "127.0.0.1:0", DatabaseURL: dsn, Logger: slog.New(slog.DiscardHandler), RateLimit: rate, RateBurst: burst, DisableProcesses: true,
 		ReadWait: 20 * time.Second, Projections: projections.RunnerConfig{LockRetry: 20 * time.Millisecond}}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
