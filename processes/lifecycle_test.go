@@ -199,7 +199,18 @@ func TestMonitorRecordsHealthChangesOnlyAndAlerts(t *testing.T) {
 		}
 		return res[0]
 	}
-	if c := check(); c.Health != domain.HealthHealthy || !c.Changed {
+	// The monitor discovers deployments from the log, which may trail the
+	// stream just read by a moment.
+	var first []processes.HealthCheck
+	waitFor(t, "the monitor to see the deployment", func() bool {
+		var err error
+		first, err = r.Monitor().Check(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(first) == 1
+	})
+	if c := first[0]; c.Health != domain.HealthHealthy || !c.Changed {
 		t.Fatalf("first check = %+v, want a change to healthy", c)
 	}
 	if c := check(); c.Changed {

@@ -96,7 +96,16 @@ func (mo *Monitor) Check(ctx context.Context) ([]HealthCheck, error) {
 	al := alerter{url: mo.cfg.AlertWebhookURL, client: mo.cfg.HTTPClient, logger: mo.cfg.Logger}
 	var out []HealthCheck
 	for _, id := range keys {
-		d := deps[id]
+		switch deps[id].Status() {
+		case domain.DeploymentStatusFailed, domain.DeploymentStatusDecommissioned:
+			continue
+		}
+		// The index can trail the streams (the log's visibility horizon):
+		// read the deployment itself.
+		d, err := mo.pms.loadDeployment(ctx, id)
+		if err != nil {
+			return out, err
+		}
 		if d.Status() != domain.DeploymentStatusProvisioned {
 			continue
 		}
@@ -231,6 +240,16 @@ func (s *Sweeper) Sweep(ctx context.Context) ([]Orphan, error) {
 	for _, srv := range servers {
 		depID := srv.Labels[LabelDeployment]
 		d, known := deps[depID]
+		if !known {
+			// The index can trail the streams: ask the stream itself.
+			if _, err := uuid.Parse(depID); err == nil {
+				fresh, err := s.pms.loadDeployment(ctx, depID)
+				if err != nil {
+					return out, err
+				}
+				d, known = fresh, fresh.Status() != domain.DeploymentStatusNone
+			}
+		}
 		reason := ""
 		switch {
 		case !known:
