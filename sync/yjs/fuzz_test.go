@@ -81,6 +81,15 @@ func FuzzMergeUpdates(f *testing.F) {
 		merged, err := MergeUpdates(parts)
 		if err != nil {
 			requireDecodeError(t, err)
+			// A server validates what it stores; merging valid updates
+			// (compaction) must then never fail.
+			valid := true
+			for _, p := range parts {
+				valid = valid && ValidateUpdate(p) == nil
+			}
+			if valid {
+				t.Fatalf("merging valid updates failed: %v", err)
+			}
 			return
 		}
 		if _, err := DecodeUpdate(merged); err != nil {
@@ -107,6 +116,9 @@ func FuzzDiffUpdate(f *testing.F) {
 		diff, err := DiffUpdate(update, sv)
 		if err != nil {
 			requireDecodeError(t, err)
+			if _, svErr := DecodeStateVector(sv); svErr == nil && ValidateUpdate(update) == nil {
+				t.Fatalf("diff of a valid update by a valid state vector failed: %v", err)
+			}
 			return
 		}
 		if _, err := DecodeUpdate(diff); err != nil {
