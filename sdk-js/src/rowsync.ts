@@ -253,9 +253,8 @@ export class RowSync {
     const cur = this.#o.status.get();
     if (this.#fatal && patch.phase !== "error") return;
     const next: SyncStatus = { ...cur, ...patch };
-    if (patch.phase && patch.phase !== "error" && !("error" in patch)) {
-      if (patch.phase === "synced") delete next.error;
-    }
+    // A finished round clears the last retryable error; other phases keep it until then.
+    if (patch.phase === "synced" || next.error === undefined) delete next.error;
     this.#o.status.set(next);
   }
 
