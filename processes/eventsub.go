@@ -48,7 +48,9 @@ type groupSubscriber struct {
 	maxInFlight int
 	nackDelay   time.Duration
 	redrivePoll time.Duration
-	logger      *slog.Logger
+	// checkpointEvery bounds how often the checkpoint is written.
+	checkpointEvery time.Duration
+	logger          *slog.Logger
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -151,6 +153,23 @@ func (s *groupSubscriber) lead(ctx context.Context, out chan<- *message.Message)
 		return true
 	}
 
+	// The checkpoint is written at most every checkpointEvery (and when
+	// the lease ends), not per event: a crash re-delivers the events after
+	// the stored checkpoint, which the handlers tolerate (idempotent).
+	var dirty bool
+	var pending eventstore.Position
+	flushTick := time.NewTicker(s.checkpointEvery)
+	defer flushTick.Stop()
+	defer func() {
+		if dirty {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := saveCheckpoint(fctx, s.pool, s.group, pending); err != nil {
+				s.logger.Warn("final checkpoint", "group", s.group, "err", err)
+			}
+		}
+	}()
+
 	events := sub.Events()
 	for {
 		var in <-chan eventstore.RecordedEvent
@@ -218,11 +237,15 @@ func (s *groupSubscriber) lead(ctx context.Context, out chan<- *message.Message)
 				n++
 			}
 			if n > 0 {
-				pos := order[n-1].pos
+				pending, dirty = order[n-1].pos, true
 				order = order[n:]
-				if err := saveCheckpoint(ctx, s.pool, s.group, pos); err != nil {
+			}
+		case <-flushTick.C:
+			if dirty {
+				if err := saveCheckpoint(ctx, s.pool, s.group, pending); err != nil {
 					return err
 				}
+				dirty = false
 			}
 		case d := <-again:
 			if !deliver(d) {

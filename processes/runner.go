@@ -139,6 +139,9 @@ type Config struct {
 	// NackDelay is the wait before a nacked event is delivered again
 	// (default 1s).
 	NackDelay time.Duration
+	// CheckpointInterval bounds how often a group's checkpoint is written
+	// (default 100ms); after a crash, events since it are delivered again.
+	CheckpointInterval time.Duration
 	// RedrivePoll is how often the active runner looks for redrive
 	// requests (default 2s).
 	RedrivePoll time.Duration
@@ -203,6 +206,9 @@ func (c *Config) setDefaults() {
 	if c.NackDelay == 0 {
 		c.NackDelay = time.Second
 	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = 100 * time.Millisecond
+	}
 	if c.RedrivePoll == 0 {
 		c.RedrivePoll = 2 * time.Second
 	}
@@ -255,7 +261,7 @@ func (c Config) Validate() error {
 	case c.MaxStepAttempts < 1 || c.HandlerRetries < 0 || c.MaxInFlight < 1:
 		return fmt.Errorf("%w: attempts, retries and in-flight bounds must be positive", ErrInvalidConfig)
 	case c.StepBackoff < 0 || c.HandlerRetryInitial < 0 || c.HandlerRetryMax < c.HandlerRetryInitial ||
-		c.NackDelay < 0 || c.RedrivePoll <= 0 || c.LeaseRetry <= 0 || c.LeaseHeartbeat <= 0:
+		c.NackDelay < 0 || c.RedrivePoll <= 0 || c.CheckpointInterval <= 0 || c.LeaseRetry <= 0 || c.LeaseHeartbeat <= 0:
 		return fmt.Errorf("%w: invalid delays", ErrInvalidConfig)
 	}
 	if c.DefaultPlan != "" {
@@ -332,7 +338,7 @@ func New(cfg Config) (*Runner, error) {
 		managers := pms.group(group)
 		sub := &groupSubscriber{group: group, store: cfg.Store, pool: cfg.Pool, leaser: l,
 			filter: eventstore.Filter{EventTypes: eventTypes(managers)}, maxInFlight: cfg.MaxInFlight,
-			nackDelay: cfg.NackDelay, redrivePoll: cfg.RedrivePoll, logger: cfg.Logger}
+			nackDelay: cfg.NackDelay, redrivePoll: cfg.RedrivePoll, checkpointEvery: cfg.CheckpointInterval, logger: cfg.Logger}
 		r.subs = append(r.subs, sub)
 		router.AddConsumerHandler(group, group, sub, func(msg *message.Message) error {
 			return pms.dispatch(msg, managers)
