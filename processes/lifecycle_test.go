@@ -1,6 +1,7 @@
 package processes_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -253,5 +254,43 @@ func TestSweeperReportsOrphansAndDeletesNothing(t *testing.T) {
 	}
 	if n := len(h.sim.State().Hetzner.Servers); n != 2 {
 		t.Fatalf("%d servers after the sweep, want 2: the sweeper never deletes", n)
+	}
+}
+
+// TestPlanChangeWaitsForProvisioning: a plan change that arrives while the
+// first deployment still provisions waits (re-delivered, never poisoned)
+// and then migrates.
+func TestPlanChangeWaitsForProvisioning(t *testing.T) {
+	h := newHarness(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.start(t, func(c *processes.Config) {
+		c.NackDelay = 20 * time.Millisecond
+		c.AfterProviderCall = func(ctx context.Context, _ string, step domain.Step) {
+			if step != domain.StepServer {
+				return
+			}
+			first := false
+			once.Do(func() { first = true; close(entered) })
+			if first {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+			}
+		}
+	})
+	customerID, _ := h.signUp(t, domain.PlanHobby)
+	hobby := initialDeployment(customerID)
+	<-entered
+	h.changePlan(t, customerID, domain.PlanStarter)
+	time.Sleep(200 * time.Millisecond) // several re-deliveries while busy
+	close(release)
+	starter := h.waitMigrated(t, customerID, hobby)
+	if d := h.deployment(t, starter); d.Spec().Provider != domain.ProviderFly {
+		t.Fatalf("target provider = %s", d.Spec().Provider)
+	}
+	if p, err := processes.ListPoisoned(h.ctx, h.pool, processes.PoisonFilter{}); err != nil || len(p) != 0 {
+		t.Fatalf("poisoned = %+v, %v; want none", p, err)
 	}
 }

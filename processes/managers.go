@@ -31,8 +31,9 @@ const (
 	NameNotifyOnMigrationCompleted          = "NotifyOnMigrationCompleted"
 )
 
-// ErrBusy is returned (and retried with backoff) when a plan change meets a
-// deployment that is still provisioning or migrating.
+// ErrBusy is returned when a plan change meets a deployment that is still
+// provisioning or migrating: the event is delivered again after
+// Config.NackDelay until the deployment settles (never poisoned).
 var ErrBusy = errors.New("processes: deployment busy, retry later")
 
 // managers holds the process managers and what they share.
@@ -300,6 +301,9 @@ func (m *managers) provisionOnPlanChanged(pm processManager, ctx context.Context
 		_, err := m.cfg.Commands.RequestDeployment.Handle(ctx, commands.RequestDeployment{Meta: pm.meta(env, "request"),
 			CustomerID: customerID, DeploymentID: fresh, SubscriptionID: subID, Plan: e.ToPlan})
 		return commandErr("request deployment", err, append([]error{domain.ErrDeploymentExists}, inactiveCustomer...)...)
+	}
+	if to, st := d.Migration(); st == domain.MigrationRunning {
+		return fmt.Errorf("plan change %s of %s: %w (deployment %s is migrating to %s)", e.ToPlan, subID, ErrBusy, d.ID(), to)
 	}
 	cur := d.Spec()
 	if cur.Provider != target.Provider {

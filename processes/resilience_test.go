@@ -136,3 +136,22 @@ func TestTwoRunnersProvisionEachDeploymentOnce(t *testing.T) {
 		t.Fatalf("%d servers, %d records; want 3 and %d", len(st.Hetzner.Servers), len(st.Cloudflare.Records), len(plans))
 	}
 }
+
+// TestCloseReleasesEveryLease: after Close no advisory lock of the runner
+// is held, so another process takes over at once.
+func TestCloseReleasesEveryLease(t *testing.T) {
+	h := newHarness(t)
+	_, stop := h.start(t, func(c *processes.Config) { c.MonitorInterval = time.Hour; c.SweepInterval = time.Hour })
+	locks := func() int {
+		var n int
+		if err := h.pool.QueryRow(h.ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor(t, "five leases", func() bool { return locks() == 5 })
+	stop()
+	if n := locks(); n != 0 {
+		t.Fatalf("%d advisory locks held after Close", n)
+	}
+}

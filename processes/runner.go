@@ -137,7 +137,8 @@ type Config struct {
 	// never two of one stream).
 	MaxInFlight int
 	// NackDelay is the wait before a nacked event is delivered again
-	// (default 1s).
+	// (default 2s); a plan change waiting for a busy deployment (ErrBusy)
+	// is retried at this pace for as long as it takes.
 	NackDelay time.Duration
 	// CheckpointInterval bounds how often a group's checkpoint is written
 	// (default 100ms); after a crash, events since it are delivered again.
@@ -204,7 +205,7 @@ func (c *Config) setDefaults() {
 		c.MaxInFlight = 64
 	}
 	if c.NackDelay == 0 {
-		c.NackDelay = time.Second
+		c.NackDelay = 2 * time.Second
 	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = 100 * time.Millisecond
@@ -309,7 +310,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	poison, err := middleware.PoisonQueueWithFilter(&poisonPublisher{pool: cfg.Pool, now: cfg.Now}, "processes.poison",
 		func(err error) bool {
-			return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+			return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrBusy)
 		})
 	if err != nil {
 		return nil, fmt.Errorf("processes: poison queue: %w", err)
@@ -321,7 +322,10 @@ func New(cfg Config) (*Runner, error) {
 		Multiplier:          2,
 		RandomizationFactor: 0.2,
 		ShouldRetry: func(p middleware.RetryParams) bool {
-			return !IsPermanent(p.Err) && !errors.Is(p.Err, context.Canceled)
+			// ErrBusy waits for a deployment that may provision for
+			// minutes: the event is nacked and delivered again after
+			// NackDelay, without spending the retry budget.
+			return !IsPermanent(p.Err) && !errors.Is(p.Err, context.Canceled) && !errors.Is(p.Err, ErrBusy)
 		},
 		ResetContextOnRetry: true,
 		Logger:              wlog,
