@@ -315,7 +315,9 @@ ORDER BY b.n`, ids)
 	return eventstore.AppendResult{NextExpectedVersion: uint64(last.version), Position: eventstore.Position{Commit: commit, Prepare: uint64(last.pos)}}, true, nil
 }
 
-const selectColumns = `event_id, stream_id, stream_version, transaction_id::text, global_position, event_type, data::text, metadata::text, created_at`
+// selectColumns aliases every cast: an output column named like a table
+// column would win over it in ORDER BY, and xids would sort as text.
+const selectColumns = `event_id, stream_id, stream_version, transaction_id::text AS transaction_id_text, global_position, event_type, data::text AS data_text, metadata::text AS metadata_text, created_at`
 
 func scanEvent(row pgx.CollectableRow) (eventstore.RecordedEvent, error) {
 	var e eventstore.RecordedEvent
@@ -380,15 +382,30 @@ func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.R
 	return read()
 }
 
-const readAllSQL = `
+// readAllSQL builds the $all query for one filter shape. Each shape is its
+// own prepared statement, so a cached generic plan never has to cover an
+// optional filter (which made it abandon the ordered index scan).
+func readAllSQL(types, prefixes bool) string {
+	sql := `
 SELECT ` + selectColumns + `
 FROM eventstore.events
 WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  AND (cardinality($3::text[]) = 0 OR event_type = ANY($3::text[]))
-  AND (cardinality($4::text[]) = 0 OR EXISTS (SELECT 1 FROM unnest($4::text[]) AS p(prefix) WHERE starts_with(stream_id, p.prefix)))
-ORDER BY transaction_id, global_position
-LIMIT $5`
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
+	n := 3
+	if types {
+		sql += fmt.Sprintf("\n  AND event_type = ANY($%d::text[])", n)
+		n++
+	}
+	if prefixes {
+		sql += fmt.Sprintf("\n  AND EXISTS (SELECT 1 FROM unnest($%d::text[]) AS p(prefix) WHERE starts_with(stream_id, p.prefix))", n)
+		n++
+	}
+	return sql + fmt.Sprintf("\nORDER BY transaction_id, global_position\nLIMIT $%d", n)
+}
+
+var readAllStatements = [4]string{
+	readAllSQL(false, false), readAllSQL(true, false), readAllSQL(false, true), readAllSQL(true, true),
+}
 
 // ReadAll implements eventstore.Store. Only events below the visibility
 // horizon are returned, so the result never has a gap that a later commit
@@ -398,15 +415,18 @@ func (s *Store) ReadAll(ctx context.Context, opts eventstore.ReadAllOptions) ([]
 	if limit <= 0 {
 		limit = eventstore.DefaultReadAllLimit
 	}
-	types := opts.Filter.EventTypes
-	if types == nil {
-		types = []string{}
+	args := []any{strconv.FormatUint(opts.After.Commit, 10), int64(opts.After.Prepare)}
+	shape := 0
+	if len(opts.Filter.EventTypes) > 0 {
+		args = append(args, opts.Filter.EventTypes)
+		shape |= 1
 	}
-	prefixes := opts.Filter.StreamPrefixes
-	if prefixes == nil {
-		prefixes = []string{}
+	if len(opts.Filter.StreamPrefixes) > 0 {
+		args = append(args, opts.Filter.StreamPrefixes)
+		shape |= 2
 	}
-	rows, err := s.pool.Query(ctx, readAllSQL, strconv.FormatUint(opts.After.Commit, 10), int64(opts.After.Prepare), types, prefixes, limit)
+	args = append(args, limit)
+	rows, err := s.pool.Query(ctx, readAllStatements[shape], args...)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %s: %w", opts.After, err)
 	}
@@ -422,7 +442,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	var xid string
 	var pos int64
 	err := s.pool.QueryRow(ctx, `
-SELECT transaction_id::text, global_position FROM eventstore.events
+SELECT transaction_id::text AS transaction_id_text, global_position FROM eventstore.events
 WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY transaction_id DESC, global_position DESC LIMIT 1`).Scan(&xid, &pos)
 	if errors.Is(err, pgx.ErrNoRows) {

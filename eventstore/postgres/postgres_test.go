@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -114,5 +115,48 @@ func TestHorizonIsServerWide(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Position != res.Position {
 		t.Fatalf("after the transaction ended: %d events", len(got))
+	}
+}
+
+// TestGlobalOrderIsNumeric guards against ordering positions as text: with
+// transaction IDs of different lengths (999 and 1000), "1000" < "999" as
+// strings, and a reader would deliver out of order and skip events.
+func TestGlobalOrderIsNumeric(t *testing.T) {
+	s, pool := MustStore(t)
+	ctx := context.Background()
+	xids := []int{9, 10, 99, 100, 999, 1000}
+	for i := len(xids) - 1; i >= 0; i-- { // insert in reverse to defeat physical order
+		if _, err := pool.Exec(ctx, `INSERT INTO eventstore.events (transaction_id, event_id, stream_id, stream_version, event_type, data)
+			VALUES ($1::text::xid8, $2, 'order-'||$1::text, 0, 'Ordered', '{}')`, fmt.Sprint(xids[i]), uuid.New()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ReadAll(ctx, eventstore.ReadAllOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(xids) {
+		t.Fatalf("read %d events, want %d", len(got), len(xids))
+	}
+	for i, e := range got {
+		if e.Position.Commit != uint64(xids[i]) {
+			t.Fatalf("event %d has transaction %d, want %d (order %v)", i, e.Position.Commit, xids[i], got)
+		}
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Commit != 1000 {
+		t.Fatalf("head at transaction %d, want 1000", head.Commit)
+	}
+	// Paging from each position continues in numeric order.
+	after := eventstore.Start
+	for i := range xids {
+		page, err := s.ReadAll(ctx, eventstore.ReadAllOptions{After: after, Limit: 1})
+		if err != nil || len(page) != 1 || page[0].Position.Commit != uint64(xids[i]) {
+			t.Fatalf("page %d after %v: %v %v", i, after, page, err)
+		}
+		after = page[0].Position
 	}
 }
