@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 GOBIN := $(shell $(GO) env GOPATH)/bin
 # Packages that share state across goroutines run under the race detector.
-RACE_PKGS ?= ./eventstore/... ./commands/... ./secrets/... ./projections/... ./processes/... ./sync/... ./providers/...
+RACE_PKGS ?= ./eventstore/... ./commands/... ./secrets/... ./projections/... ./httpapi/... ./processes/... ./sync/... ./providers/...
 
 .PHONY: run test test-go test-race test-node lint bench build tools
 
