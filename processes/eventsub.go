@@ -2,6 +2,7 @@ package processes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -286,8 +287,8 @@ func toMessage(ctx context.Context, group string, ev eventstore.RecordedEvent, r
 		msg.Metadata.Set(MetaRedriveID, strconv.FormatInt(redrive, 10))
 	}
 	var md domain.Metadata
-	if _, m, err := domain.DecodeEvent(ev.Type, ev.Data, ev.Metadata); err == nil {
-		md = m
+	if len(ev.Metadata) > 0 {
+		_ = json.Unmarshal(ev.Metadata, &md) // malformed metadata: correlate by event ID
 	}
 	if md.CorrelationID != "" {
 		middleware.SetCorrelationID(md.CorrelationID, msg)

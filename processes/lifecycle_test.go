@@ -294,3 +294,42 @@ func TestPlanChangeWaitsForProvisioning(t *testing.T) {
 		t.Fatalf("poisoned = %+v, %v; want none", p, err)
 	}
 }
+
+// TestFailedMigrationLeavesOldServing: the data copy fails for good, so the
+// migration is marked failed, the target is decommissioned and cleaned up,
+// and the old deployment (and its DNS) keep serving.
+func TestFailedMigrationLeavesOldServing(t *testing.T) {
+	h := newHarness(t)
+	h.start(t, nil)
+	customerID, slug := h.signUp(t, domain.PlanHobby)
+	hobby := initialDeployment(customerID)
+	h.waitStatus(t, hobby, domain.DeploymentStatusProvisioned)
+	if _, err := h.sim.AddFault(sim.Fault{Provider: "fly", Method: "POST", Path: "/v1/apps/*/machines/*/exec", Status: 403, Times: -1}); err != nil {
+		t.Fatal(err)
+	}
+	h.changePlan(t, customerID, domain.PlanStarter)
+	var target string
+	waitFor(t, "the migration to fail", func() bool {
+		var st domain.MigrationStatus
+		target, st = h.deployment(t, hobby).Migration()
+		return st == domain.MigrationFailed
+	})
+	targetID := uuid.MustParse(target)
+	waitFor(t, "the target to be cleaned up", func() bool {
+		d := h.deployment(t, targetID)
+		return d.Status() == domain.DeploymentStatusDecommissioned && d.CleanedUp()
+	})
+	if d := h.deployment(t, hobby); d.Status() != domain.DeploymentStatusProvisioned {
+		t.Fatalf("old deployment is %s, want still provisioned", d.Status())
+	}
+	if a := h.activeDeployment(t, customerID); a != hobby {
+		t.Fatalf("active deployment = %s, want the old one", a)
+	}
+	st := h.sim.State()
+	if len(st.Hetzner.Servers) != 1 || len(st.Fly.Apps) != 0 || len(st.Fly.Machines) != 0 || len(st.Fly.Redis) != 0 {
+		t.Fatalf("servers %+v apps %+v machines %d redis %+v: want only the old server", st.Hetzner.Servers, st.Fly.Apps, len(st.Fly.Machines), st.Fly.Redis)
+	}
+	if len(st.Cloudflare.Records) != 1 || st.Cloudflare.Records[0].Type != "A" || (st.Cloudflare.Records[0].Name != slug && st.Cloudflare.Records[0].Name != slug+"."+baseDomain) {
+		t.Fatalf("records = %+v, want the old A record only", st.Cloudflare.Records)
+	}
+}
