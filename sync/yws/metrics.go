@@ -19,7 +19,7 @@ type metrics struct {
 	deliveriesTotal  prometheus.Counter
 	fanoutLatency    prometheus.Histogram
 	batchRows        prometheus.Histogram
-	compactionsTotal *prometheus.CounterVec // result: ok, error
+	compactionsTotal *prometheus.CounterVec // result: ok, noop, error
 	resyncsTotal     prometheus.Counter
 }
 
@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "commit_batch_rows", Help: "Updates per group-commit INSERT.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 8)}),
 		compactionsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "compactions_total", Help: "Log compactions by result."}, []string{"result"}),
+			Name: "compactions_total", Help: "Log compactions by result (noop: nothing left to merge, e.g. another node compacted first)."}, []string{"result"}),
 		resyncsTotal: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "resyncs_total", Help: "Documents reloaded from the database after a missed or compacted notification."}),
 	}

@@ -623,6 +623,9 @@ func (s *Server) compactLoop() {
 		} else if res.mergedRows > 0 {
 			s.m.compactionsTotal.WithLabelValues("ok").Inc()
 			s.log.Debug("compacted", "doc_id", d.id, "rows", res.mergedRows, "bytes_in", res.mergedBytes, "bytes_out", res.outBytes)
+		} else {
+			// Another node got there first, or every row was too young.
+			s.m.compactionsTotal.WithLabelValues("noop").Inc()
 		}
 		d.mu.Lock()
 		d.compacting = false
