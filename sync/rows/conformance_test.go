@@ -367,10 +367,18 @@ func TestConformance06TenantIsolation(t *testing.T) {
 			model[a.tenant] = map[string]string{}
 		}
 		steps := rapid.IntRange(1, 20).Draw(rt, "steps")
+		var trace []string
 		for range steps {
 			a := actors[rapid.IntRange(0, len(actors)-1).Draw(rt, "actor")]
 			key := fmt.Sprintf("k%d", rapid.IntRange(0, 4).Draw(rt, "key"))
-			switch rapid.IntRange(0, 3).Draw(rt, "action") {
+			action := rapid.IntRange(0, 3).Draw(rt, "action")
+			cpos := position{}
+			if a.dev.cursor != nil {
+				c, _ := decodeCursor(*a.dev.cursor)
+				cpos = c.Pos
+			}
+			trace = append(trace, fmt.Sprintf("%s/%s a%d %s cursor=%v rows=%v", a.tenant, a.dev.clientID, action, key, cpos, a.dev.snapshot()))
+			switch action {
 			case 0:
 				v := map[string]any{"owner": a.tenant, "n": rapid.IntRange(0, 99).Draw(rt, "n")}
 				a.dev.put("posts", key, v, nil)
@@ -407,7 +415,11 @@ func TestConformance06TenantIsolation(t *testing.T) {
 				want[rowID("posts", k)] = v
 			}
 			if !maps.Equal(got, want) {
-				rt.Fatalf("tenant %s device %s: got %v want %v", a.tenant, a.dev.clientID, got, want)
+				c, _ := decodeCursor(*a.dev.cursor)
+				var dbg string
+				_ = pool.QueryRow(context.Background(), `SELECT string_agg(pk || '@' || xid::text || '/' || seq || '/' || deleted, ' ') FROM rowsync.rows WHERE tenant = $1`, a.tenant).Scan(&dbg)
+				rt.Fatalf("tenant %s device %s: got %v want %v (server %v, lastMid %d, sent %d, outbox %d) cursor %+v rows %s\n%s", a.tenant, a.dev.clientID, got, want,
+					serverSnapshot(t, pool, a.tenant), a.dev.lastMID, len(a.dev.sent), len(a.dev.outbox), c.Pos, dbg, strings.Join(trace, "\n"))
 			}
 			for id, v := range got {
 				if !strings.Contains(v, `"owner":"`+a.tenant+`"`) {

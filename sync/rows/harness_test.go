@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,8 +181,11 @@ type device struct {
 	pool *pgxpool.Pool
 
 	nextMID int64
-	outbox  []Mutation          // pending: not yet acknowledged
-	dropped []Mutation          // acknowledged since the last pull
+	outbox  []Mutation // not yet acknowledged by a push
+	// sent are acknowledged by a push but not yet covered by a pull's
+	// lastMid: their effect may not be visible yet, so they stay applied
+	// on top of the server's rows.
+	sent []Mutation
 	base    map[string]localRow // the server's rows as last pulled
 	rows    map[string]localRow // base with the pending mutations on top
 	cursor  *string
@@ -267,12 +271,10 @@ func (d *device) push() PushResponse {
 	return resp
 }
 
-// ack moves acknowledged mutations from the outbox to dropped: their
-// effect now comes from the server (applied) or is undone (rejected) at
-// the next pull.
+// ack moves mutations acknowledged by a push from the outbox to sent.
 func (d *device) ack(lastMID int64) {
 	for len(d.outbox) > 0 && d.outbox[0].MID <= lastMID {
-		d.dropped = append(d.dropped, d.outbox[0])
+		d.sent = append(d.sent, d.outbox[0])
 		d.outbox = d.outbox[1:]
 	}
 }
@@ -294,8 +296,10 @@ func (d *device) pullPage() (int, PullResponse, []byte) {
 }
 
 // apply applies a page to the server shadow, then recomputes the visible
-// rows of every key a pending or dropped mutation touched: server state
-// plus pending mutations on top (rebase), as the SDK does.
+// rows of every key a local mutation touched: the server's rows plus the
+// mutations the page's lastMid does not cover yet (rebase), as the SDK
+// does. Mutations it covers are dropped: applied ones now come from the
+// server, rejected ones are undone.
 func (d *device) apply(resp PullResponse) {
 	for _, ch := range resp.Changes {
 		id := rowID(ch.Table, ch.Key)
@@ -310,7 +314,8 @@ func (d *device) apply(resp PullResponse) {
 	d.cursor = &resp.Cursor
 	d.lastMID = resp.LastMID
 	d.ack(resp.LastMID)
-	for _, m := range append(d.dropped, d.outbox...) {
+	touched := append(slices.Clone(d.sent), d.outbox...)
+	for _, m := range touched {
 		for _, op := range m.Ops {
 			id := rowID(op.Table, op.Key)
 			if r, ok := d.base[id]; ok {
@@ -320,8 +325,8 @@ func (d *device) apply(resp PullResponse) {
 			}
 		}
 	}
-	d.dropped = nil
-	for _, m := range d.outbox {
+	d.sent = slices.DeleteFunc(d.sent, func(m Mutation) bool { return m.MID <= resp.LastMID })
+	for _, m := range append(slices.Clone(d.sent), d.outbox...) {
 		for _, op := range m.Ops {
 			d.applyLocal(op)
 		}
