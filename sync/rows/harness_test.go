@@ -185,7 +185,7 @@ type device struct {
 	// sent are acknowledged by a push but not yet covered by a pull's
 	// lastMid: their effect may not be visible yet, so they stay applied
 	// on top of the server's rows.
-	sent []Mutation
+	sent    []Mutation
 	base    map[string]localRow // the server's rows as last pulled
 	rows    map[string]localRow // base with the pending mutations on top
 	cursor  *string
