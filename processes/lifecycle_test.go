@@ -3,9 +3,11 @@ package processes_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -331,5 +333,82 @@ func TestFailedMigrationLeavesOldServing(t *testing.T) {
 	}
 	if len(st.Cloudflare.Records) != 1 || st.Cloudflare.Records[0].Type != "A" || (st.Cloudflare.Records[0].Name != slug && st.Cloudflare.Records[0].Name != slug+"."+baseDomain) {
 		t.Fatalf("records = %+v, want the old A record only", st.Cloudflare.Records)
+	}
+}
+
+type recordingMailer struct {
+	mu   sync.Mutex
+	sent map[string]processes.MailMessage
+}
+
+func (m *recordingMailer) Send(_ context.Context, msg processes.MailMessage) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent[msg.ID] = msg
+	return nil
+}
+
+func (m *recordingMailer) messages() []processes.MailMessage {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []processes.MailMessage
+	for _, v := range m.sent {
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestNotificationsGoThroughTheMailer: with a mail transport configured the
+// address is resolved from the secrets store at send time, and nothing is
+// queued in the outbox.
+func TestNotificationsGoThroughTheMailer(t *testing.T) {
+	h := newHarness(t)
+	mailer := &recordingMailer{sent: map[string]processes.MailMessage{}}
+	h.start(t, func(c *processes.Config) { c.Mailer = mailer })
+	customerID, _ := h.signUp(t, domain.PlanHobby)
+	waitFor(t, "welcome mail", func() bool { return len(mailer.messages()) == 1 })
+	msg := mailer.messages()[0]
+	if !strings.HasPrefix(msg.To, "ada") || !strings.HasSuffix(msg.To, "@example.com") || msg.Subject != "Welcome to WebHost" || msg.ID == "" {
+		t.Fatalf("welcome = %+v", msg)
+	}
+	if out, err := processes.ListOutbox(h.ctx, h.pool, customerID.String()); err != nil || len(out) != 0 {
+		t.Fatalf("outbox = %+v, %v; want empty with a mailer", out, err)
+	}
+}
+
+func TestMonitorReportsDegradedFlyDeployment(t *testing.T) {
+	h := newHarness(t)
+	r, _ := h.start(t, func(c *processes.Config) { c.MonitorInterval = time.Hour })
+	customerID, _ := h.signUp(t, domain.PlanBusiness)
+	depID := initialDeployment(customerID)
+	h.waitStatus(t, depID, domain.DeploymentStatusProvisioned)
+	var machine string
+	for _, m := range h.sim.State().Fly.Machines {
+		if m.App == processes.ResourceName(depID.String()) && m.Region == "sin" {
+			machine = m.ID
+		}
+	}
+	if err := h.sim.SetMachineHealth(machine, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a degraded check", func() bool {
+		res, err := r.Monitor().Check(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res) == 1 && res[0].Health == domain.HealthDegraded && strings.Contains(res[0].Detail, machine)
+	})
+	if got := h.deployment(t, depID).Health(); got != domain.HealthDegraded {
+		t.Fatalf("recorded health = %s", got)
+	}
+}
+
+func TestListPoisonedRejectsAnUnknownStatus(t *testing.T) {
+	h := newHarness(t)
+	if _, err := processes.ListPoisoned(h.ctx, h.pool, processes.PoisonFilter{Status: "bogus"}); !errors.Is(err, processes.ErrInvalidPoisonFilter) {
+		t.Fatalf("err = %v, want ErrInvalidPoisonFilter", err)
+	}
+	if _, err := processes.RequestRedrive(h.ctx, h.pool, processes.RedriveRequest{}, time.Now()); !errors.Is(err, processes.ErrNothingToRedrive) {
+		t.Fatalf("empty redrive = %v, want ErrNothingToRedrive", err)
 	}
 }
