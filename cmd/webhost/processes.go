@@ -23,13 +23,6 @@ import (
 	"github.com/webhost-systems/webhost/providers/mail"
 )
 
-// Until main.go registers "processes" and ServeMain.Open calls
-// startProcesses (the lead's wiring), these keep them referenced.
-var (
-	_ = (*ServeMain).startProcesses
-	_ = runProcesses
-)
-
 // processProviders builds the provider adapters from the environment. In
 // sandbox mode (scripts/run.d/sim.sh exports WEBHOST_SIM_*_URL) they talk
 // to `webhost sim`; otherwise to the real APIs with HCLOUD_TOKEN,
