@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +33,10 @@ type SyncMain struct {
 	DatabaseURL string
 	KeysFile    string
 	NodeID      string
+	// CORSOrigins are the browser origins allowed to call the HTTP
+	// endpoints (row sync): "*" (the default) or a list. Keys travel in the
+	// Authorization header, never in cookies, so "*" exposes nothing extra.
+	CORSOrigins []string
 	// Pprof mounts net/http/pprof under /debug/pprof/ (off by default).
 	Pprof  bool
 	Logger *slog.Logger
@@ -55,6 +61,7 @@ func (m *SyncMain) ParseFlags(args []string) error {
 	fs.StringVar(&m.DatabaseURL, "database-url", envOr("WEBHOST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (WEBHOST_DATABASE_URL)")
 	fs.StringVar(&m.KeysFile, "keys-file", envOr("WEBHOST_SYNC_KEYS_FILE", ""), "JSON key file of hashed API keys (WEBHOST_SYNC_KEYS_FILE)")
 	fs.StringVar(&m.NodeID, "node-id", envOr("WEBHOST_SYNC_NODE_ID", ""), "unique name of this node among those sharing the database (WEBHOST_SYNC_NODE_ID; default random)")
+	cors := fs.String("cors-origins", envOr("WEBHOST_SYNC_CORS_ORIGINS", "*"), "comma-separated origins allowed to call the HTTP endpoints, or * (WEBHOST_SYNC_CORS_ORIGINS)")
 	fs.BoolVar(&m.Pprof, "pprof", envOr("WEBHOST_SYNC_PPROF", "") == "1", "serve /debug/pprof/ for profiling (WEBHOST_SYNC_PPROF=1)")
 	maxMsg := fs.Int64("max-message-bytes", env.int64("WEBHOST_SYNC_MAX_MESSAGE_BYTES", 8<<20), "largest WebSocket message accepted (WEBHOST_SYNC_MAX_MESSAGE_BYTES)")
 	rateLimit := fs.Float64("messages-per-second", env.float("WEBHOST_SYNC_MESSAGES_PER_SECOND", 200), "per-connection message rate limit (WEBHOST_SYNC_MESSAGES_PER_SECOND)")
@@ -70,6 +77,12 @@ func (m *SyncMain) ParseFlags(args []string) error {
 	}
 	if m.KeysFile == "" {
 		return errors.New("sync: --keys-file (WEBHOST_SYNC_KEYS_FILE) is required")
+	}
+	m.CORSOrigins = nil
+	for _, o := range strings.Split(*cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			m.CORSOrigins = append(m.CORSOrigins, o)
+		}
 	}
 	m.Yws.MaxMessageBytes = *maxMsg
 	m.Yws.MessagesPerSecond = *rateLimit
@@ -132,7 +145,7 @@ func (m *SyncMain) Open(ctx context.Context) error {
 		return fmt.Errorf("listen %s: %w", m.Addr, err)
 	}
 	m.listener = ln
-	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.server = &http.Server{Handler: withCORS(m.CORSOrigins, mux), ReadHeaderTimeout: 10 * time.Second}
 	return nil
 }
 
@@ -203,6 +216,35 @@ func runSync(ctx context.Context, args []string, _ io.Writer, logger *slog.Logge
 		return err
 	}
 	return m.Run(ctx)
+}
+
+// withCORS lets browser apps on the allowed origins call the sync server's
+// HTTP endpoints (row sync push/pull): it answers preflight requests and
+// adds Access-Control-Allow-Origin to responses. WebSockets need no CORS.
+func withCORS(origins []string, next http.Handler) http.Handler {
+	allowAll := slices.Contains(origins, "*")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || (!allowAll && !slices.Contains(origins, origin)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		if allowAll {
+			h.Set("Access-Control-Allow-Origin", "*")
+		} else {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // envParser reads typed environment variables, collecting parse errors.
