@@ -15,12 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/webhost-systems/webhost/internal/migrate"
+	"github.com/webhost-systems/webhost/projections"
 	"github.com/webhost-systems/webhost/sync/syncauth"
 	"github.com/webhost-systems/webhost/sync/yws"
 )
@@ -59,7 +61,7 @@ func (m *SyncMain) ParseFlags(args []string) error {
 	env := envParser{}
 	fs.StringVar(&m.Addr, "addr", envOr("WEBHOST_SYNC_ADDR", "127.0.0.1:8090"), "listen address (WEBHOST_SYNC_ADDR)")
 	fs.StringVar(&m.DatabaseURL, "database-url", envOr("WEBHOST_DATABASE_URL", defaultDatabaseURL), "PostgreSQL URL (WEBHOST_DATABASE_URL)")
-	fs.StringVar(&m.KeysFile, "keys-file", envOr("WEBHOST_SYNC_KEYS_FILE", ""), "JSON key file of hashed API keys (WEBHOST_SYNC_KEYS_FILE)")
+	fs.StringVar(&m.KeysFile, "keys-file", envOr("WEBHOST_SYNC_KEYS_FILE", ""), "JSON key file of hashed API keys, checked before the control plane's key table (WEBHOST_SYNC_KEYS_FILE)")
 	fs.StringVar(&m.NodeID, "node-id", envOr("WEBHOST_SYNC_NODE_ID", ""), "unique name of this node among those sharing the database (WEBHOST_SYNC_NODE_ID; default random)")
 	cors := fs.String("cors-origins", envOr("WEBHOST_SYNC_CORS_ORIGINS", "*"), "comma-separated origins allowed to call the HTTP endpoints, or * (WEBHOST_SYNC_CORS_ORIGINS)")
 	fs.BoolVar(&m.Pprof, "pprof", envOr("WEBHOST_SYNC_PPROF", "") == "1", "serve /debug/pprof/ for profiling (WEBHOST_SYNC_PPROF=1)")
@@ -74,9 +76,6 @@ func (m *SyncMain) ParseFlags(args []string) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if m.KeysFile == "" {
-		return errors.New("sync: --keys-file (WEBHOST_SYNC_KEYS_FILE) is required")
 	}
 	m.CORSOrigins = nil
 	for _, o := range strings.Split(*cors, ",") {
@@ -97,15 +96,15 @@ func (m *SyncMain) ParseFlags(args []string) error {
 // Open connects, migrates the sync schema, and starts listening. Run then
 // serves.
 func (m *SyncMain) Open(ctx context.Context) error {
-	auth, err := syncauth.LoadKeyFile(m.KeysFile)
-	if err != nil {
-		return err
-	}
 	pool, err := openDatabase(ctx, m.DatabaseURL, m.Logger)
 	if err != nil {
 		return err
 	}
 	m.pool = pool
+	auth, err := m.authenticator(ctx, pool)
+	if err != nil {
+		return err
+	}
 	if err := migrate.Up(ctx, pool, m.Logger, yws.Migrations); err != nil {
 		return err
 	}
@@ -147,6 +146,68 @@ func (m *SyncMain) Open(ctx context.Context) error {
 	m.listener = ln
 	m.server = &http.Server{Handler: withCORS(m.CORSOrigins, mux), ReadHeaderTimeout: 10 * time.Second}
 	return nil
+}
+
+// authenticator checks keys against the key file, if any, and then the
+// control plane's key table (auth.api_keys, kept by `webhost serve`'s
+// projections in the same database).
+func (m *SyncMain) authenticator(ctx context.Context, pool *pgxpool.Pool) (syncauth.Authenticator, error) {
+	table, err := projections.NewKeyAuthenticator(pool)
+	if err != nil {
+		return nil, err
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('auth.api_keys') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("sync: look for the key table: %w", err)
+	}
+	if !exists {
+		m.Logger.Warn("the control plane's key table auth.api_keys does not exist yet; only key-file keys work until `webhost serve` creates it")
+	}
+	chain := authChain{controlPlaneKeys{table}}
+	if m.KeysFile != "" {
+		file, err := syncauth.LoadKeyFile(m.KeysFile)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(authChain{file}, chain...)
+	}
+	return chain, nil
+}
+
+// authChain tries each authenticator in turn: the first that knows the key
+// decides; a key none knows is ErrUnauthenticated; if one failed for another
+// reason (a database outage), that error is returned instead.
+type authChain []syncauth.Authenticator
+
+func (c authChain) Authenticate(ctx context.Context, token string) (syncauth.Principal, error) {
+	var failure error
+	for _, a := range c {
+		p, err := a.Authenticate(ctx, token)
+		switch {
+		case err == nil:
+			return p, nil
+		case errors.Is(err, syncauth.ErrUnauthenticated):
+		default:
+			failure = err
+		}
+	}
+	if failure != nil {
+		return syncauth.Principal{}, failure
+	}
+	return syncauth.Principal{}, syncauth.ErrUnauthenticated
+}
+
+// controlPlaneKeys is the key table, where a table that does not exist yet
+// (the control plane never ran on this database) knows no key.
+type controlPlaneKeys struct{ table *projections.KeyAuthenticator }
+
+func (k controlPlaneKeys) Authenticate(ctx context.Context, token string) (syncauth.Principal, error) {
+	p, err := k.table.Authenticate(ctx, token)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") { // undefined_table, invalid_schema_name
+		return syncauth.Principal{}, syncauth.ErrUnauthenticated
+	}
+	return p, err
 }
 
 // URL is the WebSocket base URL of the Yjs endpoint (append the room).

@@ -92,19 +92,42 @@ func TestSyncMainServes(t *testing.T) {
 	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "webhost_yws_connections") {
 		t.Fatalf("metrics %d without webhost_yws_connections", code)
 	}
-	// A Yjs client with a valid key gets the server's SyncStep1.
-	ws, _, err := websocket.Dial(ctx, m.URL()+"/notes/1?token="+syncauth.KeyPrefix+"e2e", nil)
-	if err != nil {
+	// A Yjs client with a key-file key gets the server's SyncStep1; one
+	// with a control-plane key too, once the key table exists.
+	handshake := func(token string) error {
+		t.Helper()
+		ws, _, err := websocket.Dial(ctx, m.URL()+"/notes/1?token="+token, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.CloseNow()
+		_, frame, err := ws.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if msgs, err := yws.DecodeMessages(frame); err != nil || msgs[0].SyncType != yws.SyncStep1 {
+			t.Fatalf("first frame %x: %v", frame, err)
+		}
+		return nil
+	}
+	if err := handshake(syncauth.KeyPrefix + "e2e"); err != nil {
+		t.Fatalf("key-file key: %v", err)
+	}
+	controlPlaneKey := syncauth.KeyPrefix + "from-signup"
+	if err := handshake(controlPlaneKey); websocket.CloseStatus(err) != yws.CloseUnauthorized {
+		t.Fatalf("unknown key before the key table exists: %v, want 4401", err)
+	}
+	if _, err := m.pool.Exec(ctx, `CREATE SCHEMA auth;
+CREATE TABLE auth.api_keys (key_id text, customer_id text, key_sha256 text, scopes text[], revoked boolean NOT NULL DEFAULT false);
+CREATE TABLE auth.customers (customer_id text, status text)`); err != nil {
 		t.Fatal(err)
 	}
-	_, frame, err := ws.Read(ctx)
-	if err != nil {
+	if _, err := m.pool.Exec(ctx, `INSERT INTO auth.api_keys VALUES ('k2', 'c2', $1, '{read,write}')`, syncauth.HashKey(controlPlaneKey)); err != nil {
 		t.Fatal(err)
 	}
-	if msgs, err := yws.DecodeMessages(frame); err != nil || msgs[0].SyncType != yws.SyncStep1 {
-		t.Fatalf("first frame %x: %v", frame, err)
+	if err := handshake(controlPlaneKey); err != nil {
+		t.Fatalf("control-plane key: %v", err)
 	}
-	_ = ws.CloseNow()
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
