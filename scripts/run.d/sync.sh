@@ -1,9 +1,9 @@
 # Sourced by scripts/run.sh (`make run`): starts `webhost sync` in the
 # background; it accepts the control plane's API keys (auth.api_keys) and,
 # for a quick start without signing up, a development key file made under
-# the state directory with
-# a freshly generated API key, whose plain text is printed once to the
-# terminal and stored nowhere (the file holds only its SHA-256).
+# the state directory with a freshly generated API key, whose plain text is
+# printed once to the terminal and stored nowhere (the file holds only its
+# SHA-256).
 SYNC_STATE_DIR="${WEBHOST_STATE_DIR:-$PWD/tmp/run}/sync"
 mkdir -p "$SYNC_STATE_DIR"
 chmod 700 "$SYNC_STATE_DIR"
