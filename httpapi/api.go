@@ -67,6 +67,9 @@ type Config struct {
 	Auth syncauth.Authenticator
 	// Secrets resolves the personal data that events refer to. Required.
 	Secrets secrets.Reader
+	// Poison lists the process managers' poison queue for
+	// GET /v1/admin/poison; nil answers 503.
+	Poison PoisonLister
 	// Version is shown in the OpenAPI document.
 	Version string
 	// RateLimit is the sustained requests per second per API key (and per

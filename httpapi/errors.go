@@ -40,6 +40,7 @@ var errorTable = []struct {
 	{syncauth.ErrForbidden, http.StatusForbidden},
 
 	{errInvalidCursor, http.StatusBadRequest},
+	{ErrInvalidPoisonFilter, http.StatusBadRequest},
 	{eventstore.ErrInvalidPosition, http.StatusBadRequest},
 
 	{domain.ErrValidation, http.StatusUnprocessableEntity},

@@ -253,6 +253,7 @@ func (a *API) register() {
 	huma.Register(api, a.op("list-events", http.MethodGet, "/v1/events", "Audit feed of the customer's events", "events", readScope, 0), a.listEvents)
 	huma.Register(api, a.op("admin-list-events", http.MethodGet, "/v1/admin/events", "Audit feed of all tenants (operator)", "admin", operator, 0), a.adminEvents)
 	huma.Register(api, a.op("admin-list-customers", http.MethodGet, "/v1/admin/customers", "All customers (operator)", "admin", operator, 0), a.adminCustomers)
+	a.registerPoison(api)
 }
 
 // meta builds the command metadata of a request.

@@ -191,7 +191,7 @@ func (m *ServeMain) Open(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", m.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
-	if _, err := httpapi.New(httpapi.Config{Mux: mux, Commands: p.commands, Reader: queries, Auth: auth, Secrets: p.secrets,
+	if _, err := httpapi.New(httpapi.Config{Mux: mux, Commands: p.commands, Reader: queries, Auth: auth, Secrets: p.secrets, Poison: poisonLister{pool: p.pool},
 		Version: version, RateLimit: m.RateLimit, RateBurst: m.RateBurst, Logger: m.Logger}); err != nil {
 		return err
 	}

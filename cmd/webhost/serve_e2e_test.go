@@ -456,3 +456,47 @@ func TestOperatorKeySeesAllTenantsAndIdempotentWrites(t *testing.T) {
 		t.Fatalf("plan after cancel: %s", p.raw)
 	}
 }
+
+func TestAdminPoisonFeed(t *testing.T) {
+	t.Parallel()
+	e := startServe(t, 1000, 1000)
+	a := e.signUp("poisoned")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "--database-url", e.dsn, "create-key"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	opKey := lines[len(lines)-1]
+	ctx := context.Background()
+	for i, group := range []string{"provisioning", "provisioning", "billing"} {
+		if _, err := e.m.platform.pool.Exec(ctx, `INSERT INTO processes.poison (group_name, handler, event_id, stream, stream_version, event_type, position, reason, poisoned_at)
+			VALUES ($1, 'ProvisionOnSubscriptionStarted', $2, 'subscription-x', $3, 'SubscriptionStarted', '0-0', 'provider said no', now())`, group, uuid.New(), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var page resp
+	for range 200 { // until the operator key is projected
+		if page = e.do("GET", "/v1/admin/poison?group=provisioning&limit=1", opKey, nil, nil); page.status == 200 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.expect(page, 200)
+	events := page.body["events"].([]any)
+	cursor, _ := page.body["next_cursor"].(string)
+	if len(events) != 1 || cursor == "" || events[0].(map[string]any)["group"] != "provisioning" {
+		t.Fatalf("first page: %s", page.raw)
+	}
+	next := e.expect(e.do("GET", "/v1/admin/poison?group=provisioning&limit=1&cursor="+cursor, opKey, nil, nil), 200)
+	if evs := next.body["events"].([]any); len(evs) != 1 || next.body["next_cursor"] != nil {
+		t.Fatalf("second page: %s", next.raw)
+	}
+	all := e.expect(e.do("GET", "/v1/admin/poison?status=poisoned", opKey, nil, nil), 200)
+	if evs := all.body["events"].([]any); len(evs) != 3 {
+		t.Fatalf("all poisoned: %s", all.raw)
+	}
+	e.expect(e.do("GET", "/v1/admin/poison?status=bogus", opKey, nil, nil), 422)
+	e.expect(e.do("GET", "/v1/admin/poison?cursor=garbage", opKey, nil, nil), 400)
+	// Customers do not learn that the endpoint exists.
+	e.expect(e.do("GET", "/v1/admin/poison", a.key, nil, nil), 404)
+}
