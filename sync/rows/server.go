@@ -242,7 +242,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) writeError(w http.ResponseWriter, err error) int {
 	var he *httpError
 	if !errors.As(err, &he) {
-		s.log.Error("row sync: internal error", "err", err)
+		if errors.Is(err, context.Canceled) {
+			s.log.Debug("row sync: request canceled by the client", "err", err)
+		} else {
+			s.log.Error("row sync: internal error", "err", err)
+		}
 		he = newHTTPError(http.StatusInternalServerError, CodeInternal, "internal error; retry with backoff")
 	}
 	if he.retryAfter > 0 {
