@@ -7,6 +7,8 @@ import (
 	"github.com/webhost-systems/webhost/projections"
 	"github.com/webhost-systems/webhost/providers/mail"
 	"github.com/webhost-systems/webhost/secrets"
+	"github.com/webhost-systems/webhost/sync/rows"
+	"github.com/webhost-systems/webhost/sync/yws"
 )
 
 // allMigrations lists the components whose schemas `webhost migrate`
@@ -17,4 +19,6 @@ var allMigrations = []migrate.Component{
 	projections.Migrations,
 	processes.Migrations,
 	mail.Migrations,
+	yws.Migrations,
+	rows.Migrations,
 }

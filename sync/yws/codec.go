@@ -21,3 +21,8 @@ func (YjsCodec) DiffUpdate(update, stateVector []byte) ([]byte, error) {
 func (YjsCodec) EncodeStateVectorFromUpdate(update []byte) ([]byte, error) {
 	return yjs.EncodeStateVectorFromUpdate(update)
 }
+
+// ValidateUpdate implements Codec with yjs.ValidateUpdate.
+func (YjsCodec) ValidateUpdate(update []byte) error {
+	return yjs.ValidateUpdate(update)
+}

@@ -180,4 +180,8 @@ type Codec interface {
 	// EncodeStateVectorFromUpdate returns the state vector of update; it
 	// fails on an update that does not decode.
 	EncodeStateVectorFromUpdate(update []byte) ([]byte, error)
+	// ValidateUpdate checks a whole update, delete set included, so that a
+	// corrupt update is never stored (it would break every later
+	// compaction and sync step 2 of its document).
+	ValidateUpdate(update []byte) error
 }

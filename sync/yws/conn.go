@@ -357,7 +357,7 @@ func (c *conn) submit(ctx context.Context, update []byte, received time.Time) er
 	if bytes.Equal(update, emptyUpdate) {
 		return nil
 	}
-	if _, err := s.cfg.Codec.EncodeStateVectorFromUpdate(update); err != nil {
+	if err := s.cfg.Codec.ValidateUpdate(update); err != nil {
 		c.closeAsync(closeInvalidData, "invalid Yjs update", "bad_update")
 		return errConnClosing
 	}

@@ -156,6 +156,24 @@ func TestLimitsCloseWithReason(t *testing.T) {
 			t.Fatalf("%d rows persisted, want none", rows)
 		}
 	})
+	t.Run("corrupt delete set", func(t *testing.T) {
+		// No structs, then a delete set cut short: it has a state vector,
+		// but storing it would break every later merge of the document.
+		ws := dialRaw(t, node, "garbage-ds", writerToken)
+		readMessage(t, ws)
+		write(t, ws, yws.EncodeSync(yws.SyncUpdate, []byte{0, 1, 1, 5}))
+		code, reason := readUntilClose(t, ws)
+		if code != websocket.StatusInvalidFramePayloadData || reason != "invalid Yjs update" {
+			t.Fatalf("closed %d %q", code, reason)
+		}
+		var rows int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM yws_updates`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 0 {
+			t.Fatalf("%d rows persisted, want none", rows)
+		}
+	})
 	t.Run("empty document name", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
