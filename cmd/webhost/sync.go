@@ -133,7 +133,7 @@ func (m *SyncMain) Open(ctx context.Context) error {
 	}
 	rowsCtx, cancel := context.WithCancel(context.Background())
 	m.openCancel = cancel
-	closeRows, err := mountRowSync(rowsCtx, mux, pool, auth, m.Logger)
+	closeRows, err := mountRowSyncWithRegistry(rowsCtx, mux, pool, auth, m.registry, m.Logger)
 	if err != nil {
 		return fmt.Errorf("mount row sync: %w", err)
 	}

@@ -18,12 +18,6 @@ import (
 	"github.com/webhost-systems/webhost/sync/syncauth"
 )
 
-// mountRowSync is mountRowSyncWithRegistry with the default Prometheus
-// registry.
-func mountRowSync(ctx context.Context, mux *http.ServeMux, pool *pgxpool.Pool, auth syncauth.Authenticator, logger *slog.Logger) (func() error, error) {
-	return mountRowSyncWithRegistry(ctx, mux, pool, auth, prometheus.DefaultRegisterer, logger)
-}
-
 // mountRowSyncWithRegistry applies the row-sync migrations, starts the
 // row-sync server (sync/rows) and mounts POST /v1/sync/push,
 // POST /v1/sync/pull and GET /v1/sync/live on mux. Its metrics
