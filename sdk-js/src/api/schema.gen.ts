@@ -37,6 +37,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/poison": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Events the process managers gave up on (operator) */
+        get: operations["admin-list-poison"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -437,6 +454,41 @@ export interface components {
             started: boolean;
             subscription_id: string;
         };
+        PoisonedEvent: {
+            correlation_id: string;
+            event_id: string;
+            event_type: string;
+            group: string;
+            handler: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            poisoned_at: string;
+            position: string;
+            reason: string;
+            /** Format: date-time */
+            redrive_requested_at?: string;
+            /** Format: date-time */
+            redriven_at?: string;
+            /** @enum {string} */
+            status: "poisoned" | "redrive" | "redriven";
+            stream: string;
+            /** Format: int64 */
+            stream_version: number;
+            /** Format: int64 */
+            times_poisoned: number;
+        };
+        PoisonPage: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/PoisonPage.json
+             */
+            readonly $schema?: string;
+            events: components["schemas"]["PoisonedEvent"][] | null;
+            /** @description Pass as cursor for the next page; absent on the last page. */
+            next_cursor?: string;
+        };
         ProfileUpdate: {
             /**
              * Format: uri
@@ -646,6 +698,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "admin-list-poison": {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from next_cursor of the previous Page. */
+                cursor?: string;
+                /** @description Only this process-manager group. */
+                group?: string;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Only events in this state. */
+                status?: "poisoned" | "redrive" | "redriven" | "";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoisonPage"];
                 };
             };
             /** @description Bad Request */
