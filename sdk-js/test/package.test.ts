@@ -16,7 +16,11 @@ test("npm pack yields a publishable package: ESM + CJS + type declarations", asy
   mkdirSync(dir, { recursive: true });
   // prepack builds dist/ with tsup.
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root, maxBuffer: 16 << 20 });
-  const [info] = JSON.parse(stdout.slice(stdout.indexOf("["))) as { filename: string; files: { path: string }[] }[];
+  // prepack's build log (tsup, with ANSI colour codes full of "[") comes
+  // first on stdout; npm's JSON array starts on a line of its own.
+  const jsonStart = stdout.search(/^\[\s*$/m);
+  expect(jsonStart).toBeGreaterThanOrEqual(0);
+  const [info] = JSON.parse(stdout.slice(jsonStart)) as { filename: string; files: { path: string }[] }[];
   const files = info!.files.map((f) => f.path).sort();
   expect(files).toEqual(
     expect.arrayContaining(["README.md", "package.json", "dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts"]),
