@@ -143,6 +143,16 @@ SELECT (SELECT v FROM cur), coalesce(max(stream_version), -1), coalesce(max(glob
        CASE WHEN count(*) > 0 THEN pg_current_xact_id()::text ELSE '0' END
 FROM ins`
 
+// appendOneSQL is appendSQL for the common single-event batch, without the
+// unnest and aggregation. When the expectation fails it returns no row and
+// the caller reads the actual version.
+const appendOneSQL = `
+INSERT INTO eventstore.events (event_id, stream_id, stream_version, event_type, data, metadata)
+SELECT $2::uuid, $1, cur.v + 1, $3, $4::text::json, $5::text::json
+FROM (SELECT coalesce(max(stream_version), -1) AS v FROM eventstore.events WHERE stream_id = $1) AS cur
+WHERE CASE $6::int WHEN 0 THEN true WHEN 1 THEN cur.v = -1 WHEN 2 THEN cur.v >= 0 ELSE cur.v = $7::bigint END
+RETURNING stream_version, global_position, transaction_id::text AS transaction_id_text`
+
 // querier is satisfied by the pool and by a transaction.
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -203,7 +213,18 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 	for attempt := 0; ; attempt++ {
 		var before, last, position int64
 		var xid string
-		err := q.QueryRow(ctx, appendSQL, stream, ids, types, data, meta, kind, exact).Scan(&before, &last, &position, &xid)
+		var err error
+		if len(events) == 1 {
+			err = q.QueryRow(ctx, appendOneSQL, stream, ids[0], types[0], data[0], meta[0], kind, exact).Scan(&last, &position, &xid)
+			if errors.Is(err, pgx.ErrNoRows) { // the expectation did not hold
+				last, err = -1, nil
+				if before, err = s.streamVersionIn(ctx, q, stream); err != nil {
+					return eventstore.AppendResult{}, err
+				}
+			}
+		} else {
+			err = q.QueryRow(ctx, appendSQL, stream, ids, types, data, meta, kind, exact).Scan(&before, &last, &position, &xid)
+		}
 		if err == nil && last >= 0 {
 			commit, perr := strconv.ParseUint(xid, 10, 64)
 			if perr != nil {
@@ -260,8 +281,12 @@ func expectedArgs(e eventstore.ExpectedVersion) (kind int, exact int64) {
 }
 
 func (s *Store) streamVersion(ctx context.Context, stream string) (int64, error) {
+	return s.streamVersionIn(ctx, s.pool, stream)
+}
+
+func (s *Store) streamVersionIn(ctx context.Context, q querier, stream string) (int64, error) {
 	var v int64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(stream_version), -1) FROM eventstore.events WHERE stream_id = $1`, stream).Scan(&v)
+	err := q.QueryRow(ctx, `SELECT coalesce(max(stream_version), -1) FROM eventstore.events WHERE stream_id = $1`, stream).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("read version of %s: %w", stream, err)
 	}
