@@ -226,11 +226,11 @@ func (s *Store) append(ctx context.Context, q querier, stream string, expected e
 			err = q.QueryRow(ctx, appendSQL, stream, ids, types, data, meta, kind, exact).Scan(&before, &last, &position, &xid)
 		}
 		if err == nil && last >= 0 {
-			commit, perr := strconv.ParseUint(xid, 10, 64)
+			pos, perr := positionOf(xid, position)
 			if perr != nil {
-				return eventstore.AppendResult{}, fmt.Errorf("append %s: parse transaction id %q: %w", stream, xid, perr)
+				return eventstore.AppendResult{}, fmt.Errorf("append %s: %w", stream, perr)
 			}
-			return eventstore.AppendResult{NextExpectedVersion: uint64(last), Position: eventstore.Position{Commit: commit, Prepare: uint64(position)}}, nil
+			return eventstore.AppendResult{NextExpectedVersion: uint64(last), Position: pos}, nil
 		}
 		var pgErr *pgconn.PgError
 		switch {
@@ -333,11 +333,11 @@ ORDER BY b.n`, ids)
 		}
 	}
 	last := found[len(found)-1]
-	commit, err := strconv.ParseUint(last.xid, 10, 64)
+	pos, err := positionOf(last.xid, last.pos)
 	if err != nil {
-		return eventstore.AppendResult{}, true, fmt.Errorf("append %s: parse transaction id: %w", stream, err)
+		return eventstore.AppendResult{}, true, fmt.Errorf("append %s: %w", stream, err)
 	}
-	return eventstore.AppendResult{NextExpectedVersion: uint64(last.version), Position: eventstore.Position{Commit: commit, Prepare: uint64(last.pos)}}, true, nil
+	return eventstore.AppendResult{NextExpectedVersion: uint64(last.version), Position: pos}, true, nil
 }
 
 // selectColumns aliases every cast: an output column named like a table
@@ -351,12 +351,11 @@ func scanEvent(row pgx.CollectableRow) (eventstore.RecordedEvent, error) {
 	if err := row.Scan(&e.ID, &e.Stream, &version, &xid, &pos, &e.Type, &data, &meta, &e.Time); err != nil {
 		return e, err
 	}
-	commit, err := strconv.ParseUint(xid, 10, 64)
-	if err != nil {
-		return e, fmt.Errorf("parse transaction id %q: %w", xid, err)
+	var err error
+	if e.Position, err = positionOf(xid, pos); err != nil {
+		return e, err
 	}
 	e.Version = uint64(version)
-	e.Position = eventstore.Position{Commit: commit, Prepare: uint64(pos)}
 	e.Data, e.Metadata = []byte(data), []byte(meta)
 	e.Time = e.Time.UTC()
 	return e, nil
@@ -476,11 +475,21 @@ ORDER BY transaction_id DESC, global_position DESC LIMIT 1`).Scan(&xid, &pos)
 	if err != nil {
 		return eventstore.Position{}, fmt.Errorf("read head: %w", err)
 	}
+	p, err := positionOf(xid, pos)
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("read head: %w", err)
+	}
+	return p, nil
+}
+
+// positionOf makes the Position of a row from its transaction ID (read as
+// text: pgx has no xid8 codec) and its global position.
+func positionOf(xid string, globalPosition int64) (eventstore.Position, error) {
 	commit, err := strconv.ParseUint(xid, 10, 64)
 	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("read head: parse transaction id: %w", err)
+		return eventstore.Position{}, fmt.Errorf("parse transaction id %q: %w", xid, err)
 	}
-	return eventstore.Position{Commit: commit, Prepare: uint64(pos)}, nil
+	return eventstore.Position{Commit: commit, Prepare: uint64(globalPosition)}, nil
 }
 
 // Subscribe implements eventstore.Store.
