@@ -646,12 +646,9 @@ func (a *API) events(ctx context.Context, q projections.EventQuery, pg Page) (*s
 	if err != nil {
 		return nil, a.mapError(err)
 	}
-	out := EventPage{Events: make([]Event, 0, min(len(evs), pg.Limit))}
-	for i, e := range evs {
-		if i == pg.Limit {
-			out.NextCursor = EncodeCursor(cursorEvents, evs[i-1].Position)
-			break
-		}
+	evs, next := nextPage(evs, pg.Limit, cursorEvents, func(e projections.LogEvent) string { return e.Position })
+	out := EventPage{Events: make([]Event, 0, len(evs)), NextCursor: next}
+	for _, e := range evs {
 		out.Events = append(out.Events, Event{Position: e.Position, ID: e.EventID, Stream: e.Stream, StreamVersion: e.StreamVersion,
 			Type: e.Type, Tenant: e.Tenant, Actor: e.Actor, CorrelationID: e.CorrelationID, CausationID: e.CausationID,
 			SchemaVersion: e.SchemaVersion, RecordedAt: e.RecordedAt, Data: e.Data})
@@ -676,12 +673,9 @@ func (a *API) adminCustomers(ctx context.Context, in *adminCustomersInput) (*str
 	if err != nil {
 		return nil, a.mapError(err)
 	}
-	out := CustomerPage{Customers: make([]AdminCustomer, 0, min(len(cs), in.Limit))}
-	for i, c := range cs {
-		if i == in.Limit {
-			out.NextCursor = EncodeCursor(cursorCustomers, cs[i-1].ID)
-			break
-		}
+	cs, next := nextPage(cs, in.Limit, cursorCustomers, func(c projections.Customer) string { return c.ID })
+	out := CustomerPage{Customers: make([]AdminCustomer, 0, len(cs)), NextCursor: next}
+	for _, c := range cs {
 		out.Customers = append(out.Customers, AdminCustomer{ID: c.ID, Slug: c.Slug, Company: c.Company, Status: c.Status, SignedUpAt: c.SignedUpAt})
 	}
 	return &struct{ Body CustomerPage }{out}, nil
@@ -692,6 +686,15 @@ const (
 	cursorEvents    = "e"
 	cursorCustomers = "c"
 )
+
+// nextPage trims rows, fetched with limit+1, to limit and returns the cursor
+// of kind that continues after the last row kept ("" on the last page).
+func nextPage[T any](rows []T, limit int, kind string, key func(T) string) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	return rows[:limit], EncodeCursor(kind, key(rows[limit-1]))
+}
 
 // EncodeCursor makes an opaque pagination cursor of kind for value.
 func EncodeCursor(kind, value string) string {

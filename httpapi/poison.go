@@ -87,13 +87,9 @@ func (a *API) adminPoison(ctx context.Context, in *adminPoisonInput) (*struct{ B
 	if err != nil {
 		return nil, a.mapError(err)
 	}
-	out := PoisonPage{Events: make([]PoisonedEvent, 0, min(len(events), in.Limit))}
-	for i, e := range events {
-		if i == in.Limit {
-			out.NextCursor = EncodeCursor(cursorPoison, strconv.FormatInt(events[i-1].ID, 10))
-			break
-		}
-		out.Events = append(out.Events, e)
+	events, next := nextPage(events, in.Limit, cursorPoison, func(e PoisonedEvent) string { return strconv.FormatInt(e.ID, 10) })
+	if events == nil {
+		events = []PoisonedEvent{} // an empty list, not null
 	}
-	return &struct{ Body PoisonPage }{out}, nil
+	return &struct{ Body PoisonPage }{PoisonPage{Events: events, NextCursor: next}}, nil
 }
